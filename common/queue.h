@@ -1,0 +1,241 @@
+/*
+ * queue: the durable, per-repository FIFO between the receiver and workers.
+ *
+ * This header is backend-neutral: queue_lmdb.c implements it on LMDB (one
+ * file shared by several processes on one host); a PostgreSQL backend can
+ * implement the same contract (design §7). The worker and receiver never see
+ * a backend type.
+ *
+ * Contract (design §2):
+ *  - Every write returns only when its commit is durable (unless the queue
+ *    was opened with no_sync). Writes from concurrent threads of one process
+ *    are combined into one transaction and one sync (group commit); each call
+ *    still gets its own result.
+ *  - Deliveries are deduplicated on (hook_id, delivery) for dedup_window_ms.
+ *  - Events are FIFO per repository id, in commit order.
+ *  - At most one event per repository is leased at a time, across threads and
+ *    processes. An expired lease returns the repository to the ready set and
+ *    counts a failed attempt.
+ *  - The repository that has been ready longest is leased first; after one
+ *    event it goes to the back of the line.
+ *  - Every operation is O(log n) in the number of events and repositories,
+ *    except the listing iterators and the stats "ready" count (see below).
+ *
+ * Threads: a queue handle may be used by any number of threads at once.
+ * Events returned to the caller (struct hq_event) are owned by the caller and
+ * freed with hq_event_free().
+ */
+#ifndef HQ_QUEUE_H
+#define HQ_QUEUE_H
+
+#include "hq_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hq_queue hq_queue;
+
+/* Last step of an event recorded durably (design §4). */
+enum hq_step {
+    HQ_STEP_NEW = 0,          /* nothing done yet */
+    HQ_STEP_PENDING_POSTED = 1, /* the pending status was posted (or skipped) */
+    HQ_STEP_CHECKED = 2,      /* the check ran; check_state/check_desc hold its result */
+    HQ_STEP_FINAL_POSTED = 3, /* the final status was posted */
+};
+
+enum hq_check_state {
+    HQ_CHECK_NONE = 0,
+    HQ_CHECK_SUCCESS = 1,
+    HQ_CHECK_FAILURE = 2,
+    HQ_CHECK_ERROR = 3,
+};
+
+/* Caps on what the queue stores; longer input is refused with HQ_ETOOBIG. */
+#define HQ_MAX_DELIVERY_LEN 128
+#define HQ_MAX_EVENT_LEN 64
+#define HQ_MAX_ACTION_LEN 64
+#define HQ_MAX_REPO_NAME_LEN 256
+#define HQ_MAX_DESC_LEN 1024
+#define HQ_MAX_REASON_LEN 2048
+#define HQ_MAX_HISTORY_LEN 65536
+#define HQ_MAX_OWNER_LEN 128
+
+/* An event as stored: queued, leased or dead. */
+struct hq_event {
+    uint64_t id;              /* queue-wide id, increasing in commit order */
+    uint64_t repo_id;         /* repository.id: the FIFO key */
+    uint64_t hook_id;         /* X-GitHub-Hook-ID, 0 if absent */
+    uint64_t installation_id; /* installation.id from the payload, 0 if absent */
+    int64_t received_at_ms;
+    int64_t not_before_ms;    /* not leased before this time (retry backoff) */
+    int64_t dead_at_ms;       /* dead letters: when it was dead-lettered */
+    uint32_t attempts;        /* failed attempts so far */
+    uint32_t step;            /* enum hq_step */
+    uint32_t check_state;     /* enum hq_check_state, set once step >= CHECKED */
+    char *repo_name;          /* "owner/name", for display and API paths */
+    char *delivery;           /* X-GitHub-Delivery */
+    char *event;              /* X-GitHub-Event */
+    char *action;             /* payload "action", "" if none */
+    char *check_desc;         /* first line of the check's output, "" if none */
+    char *history;            /* JSON array: [{"at":ms,"step":n,"error":"..."},...] */
+    char *reason;             /* dead letters: why; "" otherwise */
+    char *payload;            /* raw JSON; NULL when not asked for */
+    size_t payload_len;
+};
+
+void hq_event_free(struct hq_event *ev);
+
+struct hq_queue_opts {
+    const char *path;         /* directory holding the database */
+    uint64_t map_size;        /* LMDB map size in bytes */
+    bool read_only;           /* inspection (hookqctl): no writes, no create */
+    bool no_sync;             /* relaxed durability: operator's explicit choice */
+    int64_t dedup_window_ms;  /* how long a (hook id, delivery) pair is remembered */
+    uint32_t max_attempts;    /* expired leases past this dead-letter; 0 = no limit */
+};
+
+/* Defaults of design §5: 4 GiB map, 7 day dedup window, 10 attempts. */
+void hq_queue_opts_default(struct hq_queue_opts *o);
+
+/*
+ * Opens (creating unless read_only) the database at o->path. Fails with
+ * HQ_ESCHEMA when the stored schema version is newer than this code's,
+ * -ENOENT when read_only and there is no database. Clears stale readers of
+ * crashed processes.
+ */
+HQ_WUR int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out);
+void hq_queue_close(hq_queue *q);
+
+/* One delivery to enqueue; result and id are filled in by hq_queue_enqueue. */
+struct hq_enqueue {
+    uint64_t hook_id;
+    const char *delivery;
+    const char *event;
+    const char *action;       /* "" or NULL if none */
+    uint64_t repo_id;         /* must be nonzero */
+    const char *repo_name;
+    uint64_t installation_id;
+    const char *payload;
+    size_t payload_len;
+    int64_t received_at_ms;
+    /* out: 0 accepted, HQ_EDUPLICATE, or an error for this item alone
+     * (HQ_ETOOBIG, -EINVAL, HQ_EFULL) */
+    int result;
+    uint64_t id;              /* out: new event id; for a duplicate, the first's id */
+};
+
+/*
+ * Enqueues n deliveries in one durable commit. Returns 0 when the commit
+ * happened: each item's result then says what became of it (a duplicate
+ * within the batch is a duplicate too). Returns an error (HQ_EFULL,
+ * HQ_ESTORAGE, -EIO...) when the commit failed: then nothing of the batch is
+ * stored and every item's result is that error.
+ */
+HQ_WUR int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n);
+
+/* A worker's hold on one repository; token tells one lease from the next. */
+struct hq_lease {
+    uint64_t repo_id;
+    uint64_t event_id;
+    uint64_t token;
+    int64_t expires_ms;
+};
+
+/*
+ * Leases the repository that has been ready longest and returns its head
+ * event (with payload) in *ev. Expired leases found on the way are reclaimed
+ * first (attempt counted; dead-lettered past max_attempts).
+ * HQ_ENOTREADY when nothing is ready: *next_ready_ms is then the time the
+ * next repository becomes ready, or INT64_MAX if none is waiting.
+ */
+HQ_WUR int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms,
+                          struct hq_lease *lease, struct hq_event **ev, int64_t *next_ready_ms);
+
+/* Extends the lease to now + lease_ms. HQ_ELEASELOST if it expired and was
+ * reclaimed or taken by another worker. */
+HQ_WUR int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms);
+
+/* Records a finished step durably (and the check result with HQ_STEP_CHECKED).
+ * HQ_ELEASELOST if the lease is no longer ours. */
+HQ_WUR int hq_queue_record_step(hq_queue *q, const struct hq_lease *lease, enum hq_step step,
+                                enum hq_check_state check_state, const char *check_desc);
+
+/* The head event is done: it leaves the queue and the repository goes to the
+ * back of the ready line (or leaves it when empty). */
+HQ_WUR int hq_queue_complete(hq_queue *q, const struct hq_lease *lease);
+
+/*
+ * Gives the repository back with its head event waiting until not_before_ms.
+ * With count_attempt the event's attempts grow by one and error is appended
+ * to its history (a failed attempt); without it (rate-limit waits, shutdown)
+ * nothing is counted.
+ */
+HQ_WUR int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before_ms,
+                          bool count_attempt, const char *error);
+
+/* Moves the head event to the dead-letter set with reason (also appended to
+ * its history); the repository goes on with its next event. */
+HQ_WUR int hq_queue_dead_letter(hq_queue *q, const struct hq_lease *lease, const char *reason);
+
+/* Dead letters (ids are the event's own id). */
+HQ_WUR int hq_queue_get_dead(hq_queue *q, uint64_t id, bool with_payload, struct hq_event **ev);
+/* Moves a dead letter to the tail of its repository's FIFO with attempts and
+ * step reset, keeping delivery, received time and history. *new_id may be NULL. */
+HQ_WUR int hq_queue_replay(hq_queue *q, uint64_t id, uint64_t *new_id);
+HQ_WUR int hq_queue_purge(hq_queue *q, uint64_t id);
+/* Stores ev (as exported) as a dead letter with a new id; HQ_EDUPLICATE if a
+ * dead letter with the same (hook id, delivery) exists. */
+HQ_WUR int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_id);
+
+/*
+ * Iteration in a read snapshot. fn returns 0 to go on, anything else stops
+ * the walk and is returned. Queued events come per repository (by id), each
+ * repository's events in FIFO order. Events passed to fn are valid only
+ * during the call.
+ */
+typedef int (*hq_queue_iter_fn)(const struct hq_event *ev, void *arg);
+HQ_WUR int hq_queue_foreach_event(hq_queue *q, uint64_t repo_id, bool with_payload,
+                                  hq_queue_iter_fn fn, void *arg);
+HQ_WUR int hq_queue_foreach_dead(hq_queue *q, bool with_payload, hq_queue_iter_fn fn, void *arg);
+
+struct hq_queue_stats {
+    uint64_t queued;          /* events in the queue (leased heads included) */
+    uint64_t repositories;    /* repositories with queued events */
+    uint64_t ready;           /* repositories ready now (walks the ready index) */
+    uint64_t waiting;         /* repositories whose head waits for not_before */
+    uint64_t leased;          /* repositories leased */
+    uint64_t dead;            /* dead letters */
+    double oldest_age_seconds; /* how long the longest-ready repository has waited */
+    uint64_t enqueued_total;  /* counters kept since the database was created */
+    uint64_t duplicates_total;
+    uint64_t done_total;
+    uint64_t dead_total;
+    uint64_t map_size;        /* bytes */
+    uint64_t map_used;        /* bytes in use (last page number times page size) */
+};
+
+HQ_WUR int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st);
+
+/* Group-commit figures of this process since open (for /metrics). */
+struct hq_queue_commit_stats {
+    uint64_t commits;
+    uint64_t ops;             /* write operations carried by those commits */
+    uint64_t failures;
+    double commit_seconds_sum;
+};
+void hq_queue_commit_stats(hq_queue *q, struct hq_queue_commit_stats *st);
+
+/*
+ * Wake-ups across processes without polling. hq_queue_wake_seq() reads a
+ * counter that every commit making work ready increments; hq_queue_wait()
+ * sleeps until the counter differs from seen or timeout_ms passes.
+ */
+uint32_t hq_queue_wake_seq(hq_queue *q);
+void hq_queue_wait(hq_queue *q, uint32_t seen, int64_t timeout_ms);
+
+/* Fault injection for tests: when set, a commit fails with hook()'s result
+ * if it is nonzero. NULL restores normal commits. */
+void hq_queue_set_commit_hook(hq_queue *q, int (*hook)(void *arg), void *arg);
+
+#endif
