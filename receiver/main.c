@@ -1,0 +1,160 @@
+/*
+ * hookq-receiver: GitHub webhooks in, durable queue entries out (design §1,
+ * §3). main reads the configuration, opens the queue, starts the committer
+ * and the HTTP server, then waits for SIGTERM or SIGINT and shuts down in the
+ * order that answers every delivery already taken: stop accepting, let the
+ * requests in progress reach their commit, commit what is pending, answer,
+ * close.
+ *
+ * Exit status: 0 after a clean shutdown, 1 when the queue or the socket
+ * cannot be opened, 2 on a usage or configuration error.
+ */
+#include "committer.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "receiver_config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DRAIN_MS 30000
+#define MAX_BATCH 1024
+#define MAX_BATCH_BYTES (64u * 1024u * 1024u)
+#define UNHEALTHY_HOLD_MS 10000
+
+static int run(const struct receiver_config *cfg)
+{
+    int rc = 1;
+    hq_queue *q = NULL;
+    hq_metrics *metrics = NULL;
+    committer *com = NULL;
+    http_server *srv = NULL;
+    int fd = -1;
+    int err;
+
+    struct hq_queue_opts qo;
+    hq_queue_opts_default(&qo);
+    qo.path = cfg->db_path;
+    qo.map_size = cfg->map_size;
+    qo.no_sync = !cfg->sync;
+    qo.dedup_window_ms = cfg->dedup_window_ms;
+    if ((err = hq_queue_open(&qo, &q)) != 0) {
+        hq_error("open", NULL, "cannot open the queue at %s (HOOKQ_DB): %s", cfg->db_path,
+                 hq_strerror(err));
+        goto out;
+    }
+    if (!cfg->sync)
+        hq_warn("open", NULL, "HOOKQ_SYNC=false: commits are not synced; a crash of the host "
+                              "can lose acknowledged deliveries");
+    if ((err = hq_metrics_create(&metrics)) != 0) {
+        hq_error("start", NULL, "cannot create the metrics registry: %s", hq_strerror(err));
+        goto out;
+    }
+    struct committer_opts co = {
+        .max_pending = cfg->max_pending,
+        .max_batch = MAX_BATCH,
+        .max_batch_bytes = MAX_BATCH_BYTES,
+        .metrics = metrics,
+        .unhealthy_hold_ms = UNHEALTHY_HOLD_MS,
+    };
+    if ((err = committer_create(q, &co, &com)) != 0) {
+        hq_error("start", NULL, "cannot start the committer: %s", hq_strerror(err));
+        goto out;
+    }
+    char where[300];
+    if ((err = http_listen_open(&cfg->listen, &fd, where, sizeof(where))) != 0) {
+        hq_error("start", NULL, "cannot listen on HOOKQ_LISTEN=%s%s%s: %s",
+                 cfg->listen.is_unix ? "unix:" : cfg->listen.host,
+                 cfg->listen.is_unix ? cfg->listen.path : ":",
+                 cfg->listen.is_unix ? "" : cfg->listen.port, hq_strerror(err));
+        goto out;
+    }
+    struct http_server_opts ho = {
+        .cfg = cfg, .committer = com, .queue = q, .metrics = metrics, .listen_fd = fd};
+    fd = -1; /* http_server_start owns it, whatever happens */
+    if ((err = http_server_start(&ho, &srv)) != 0) {
+        hq_error("start", NULL, "cannot start the HTTP server: %s", hq_strerror(err));
+        goto out;
+    }
+    hq_info("start", NULL,
+            "listening on %s, webhook path %s, %zu secret(s), %u threads, queue %s (%s)", where,
+            cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, cfg->db_path,
+            cfg->sync ? "durable" : "relaxed durability");
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    hq_info("stop", NULL, "signal %d: no new connections; finishing deliveries in progress", sig);
+
+    http_server_quiesce(srv);
+    if (http_server_drain(srv, DRAIN_MS) != 0)
+        hq_warn("stop", NULL, "requests still open after %d ms; closing them", DRAIN_MS);
+    /* Commits everything still pending and resumes those connections ... */
+    committer_stop(com);
+    /* ... which then get their answers before the connections close. */
+    if (http_server_drain(srv, 2000) != 0)
+        hq_warn("stop", NULL, "answers still unsent after the last commit; closing");
+    rc = 0;
+out:
+    http_server_stop(srv);
+    committer_destroy(com);
+    if (fd >= 0)
+        close(fd);
+    hq_metrics_destroy(metrics);
+    hq_queue_close(q);
+    if (cfg->listen.is_unix && srv != NULL)
+        unlink(cfg->listen.path);
+    if (rc == 0)
+        hq_info("stop", NULL, "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            receiver_config_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("hookq-receiver %s\n", HOOKQ_VERSION);
+            return 0;
+        }
+        fprintf(stderr, "hookq-receiver: unknown argument '%s' (see --help)\n", argv[i]);
+        return 2;
+    }
+
+    /* Signals are taken by sigwait in run(); every thread started from here
+     * on inherits the mask. SIGPIPE is ignored: a client that went away is
+     * an error return, not a reason to die. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct receiver_config cfg;
+    struct hq_cfgerr err = {{0}};
+    int rc = receiver_config_load(&cfg, &err);
+    if (rc != 0) {
+        fprintf(stderr, "hookq-receiver: %s\n",
+                rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
+        return 2;
+    }
+    hq_log_setup("hookq-receiver", cfg.log_json, cfg.log_level);
+    for (size_t i = 0; i < hq_sigkeys_count(cfg.keys); i++)
+        hq_log_secret(hq_sigkeys_secret(cfg.keys, i));
+
+    rc = run(&cfg);
+    receiver_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,273 @@
+/*
+ * receiver_config: environment of the receiver; see receiver_config.h.
+ *
+ * The table of variables in receiver_config_usage() is the --help text and
+ * must list every variable read here, with the same defaults.
+ */
+#include "receiver_config.h"
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIB (1024ull * 1024ull)
+#define GIB (1024ull * MIB)
+#define SECRET_FILE_MAX (64 * 1024)
+
+#define DEF_DB "/var/lib/hookq"
+#define DEF_LISTEN "127.0.0.1:8080"
+#define DEF_PATH "/webhook"
+#define DEF_EVENTS "push,pull_request"
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2)
+        return 2;
+    return n > 8 ? 8 : (unsigned)n;
+}
+
+void receiver_config_usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: hookq-receiver [--help | --version]\n"
+            "\n"
+            "Receives GitHub webhooks, verifies and deduplicates them, and acknowledges\n"
+            "each delivery once it is durably in the queue. Configured by environment:\n"
+            "\n"
+            "  HOOKQ_DB                  LMDB directory                   [" DEF_DB "]\n"
+            "  HOOKQ_MAP_SIZE            LMDB map size                    [4GiB]\n"
+            "  HOOKQ_LISTEN              host:port or unix:/path          [" DEF_LISTEN "]\n"
+            "  HOOKQ_WEBHOOK_PATH        webhook path                     [" DEF_PATH "]\n"
+            "  HOOKQ_WEBHOOK_SECRET_FILE secrets, one per line (several  [required, or\n"
+            "                            during rotation)                  $CREDENTIALS_DIRECTORY/\n"
+            "                                                              webhook-secret]\n"
+            "  HOOKQ_EVENTS              accepted events, comma-separated,[" DEF_EVENTS "]\n"
+            "                            * for all\n"
+            "  HOOKQ_MAX_BODY            request body limit               [25MiB]\n"
+            "  HOOKQ_DEDUP_WINDOW        how long a delivery is remembered[7d]\n"
+            "  HOOKQ_SYNC                durable commits; false = relaxed [true]\n"
+            "                            durability (a crash can lose acknowledged deliveries)\n"
+            "  HOOKQ_RECEIVER_THREADS    HTTP threads                     [CPUs, 2..8]\n"
+            "  HOOKQ_RECEIVER_TIMEOUT    idle/slow connection timeout     [30s]\n"
+            "  HOOKQ_MAX_CONNECTIONS     concurrent connections           [1024]\n"
+            "  HOOKQ_MAX_PENDING         deliveries waiting for a commit  [4096]\n"
+            "  HOOKQ_MAX_BUFFERED        body bytes held in memory        [256MiB]\n"
+            "  HOOKQ_LOG_FORMAT          json or text                     [json]\n"
+            "  HOOKQ_LOG_LEVEL           debug, info, warn, error         [info]\n"
+            "\n"
+            "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
+            "A bad value stops the receiver with one line naming the variable (exit 2).\n"
+            "No privilege is needed: run it as an unprivileged user that owns HOOKQ_DB.\n");
+}
+
+int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    *why = NULL;
+    if (strncmp(value, "unix:", 5) == 0) {
+        const char *path = value + 5;
+        size_t n = strlen(path);
+        if (n == 0 || path[0] != '/') {
+            *why = "unix socket path must be absolute (unix:/path)";
+            return HQ_ECONFIG;
+        }
+        if (n >= sizeof(out->path)) {
+            *why = "unix socket path too long";
+            return HQ_ECONFIG;
+        }
+        out->is_unix = true;
+        memcpy(out->path, path, n + 1);
+        return 0;
+    }
+    const char *colon = strrchr(value, ':');
+    if (colon == NULL || colon == value) {
+        *why = "expected host:port or unix:/path";
+        return HQ_ECONFIG;
+    }
+    const char *host = value;
+    size_t hostlen = (size_t)(colon - value);
+    if (host[0] == '[') {
+        if (hostlen < 3 || host[hostlen - 1] != ']') {
+            *why = "expected [address]:port for IPv6";
+            return HQ_ECONFIG;
+        }
+        host++;
+        hostlen -= 2;
+    } else if (memchr(host, ':', hostlen) != NULL) {
+        *why = "IPv6 addresses go in brackets: [::1]:8080";
+        return HQ_ECONFIG;
+    }
+    if (hostlen >= sizeof(out->host)) {
+        *why = "host too long";
+        return HQ_ECONFIG;
+    }
+    uint64_t port;
+    if (hq_parse_uint(colon + 1, 0, 65535, &port) != 0) {
+        *why = "port must be a number in 0..65535";
+        return HQ_ECONFIG;
+    }
+    memcpy(out->host, host, hostlen);
+    out->host[hostlen] = '\0';
+    int n = snprintf(out->port, sizeof(out->port), "%u", (unsigned)port);
+    if (n < 0 || (size_t)n >= sizeof(out->port)) {
+        *why = "port too long";
+        return HQ_ECONFIG;
+    }
+    return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src, const char *name,
+                    struct hq_cfgerr *err)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return hq_cfgerr_set(err, name, src, "too long");
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int load_secrets(struct receiver_config *c, struct hq_cfgerr *err)
+{
+    static const char var[] = "HOOKQ_WEBHOOK_SECRET_FILE";
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    int rc = hq_secret_path(var, "webhook-secret", &path);
+    if (rc != 0) {
+        rc = hq_cfgerr_set(err, var, NULL, "cannot form the credential path");
+        goto out;
+    }
+    if (path == NULL) {
+        rc = hq_cfgerr_set(err, var, NULL,
+                           "required: a file with one webhook secret per line "
+                           "(or the systemd credential webhook-secret)");
+        goto out;
+    }
+    rc = hq_read_file(path, SECRET_FILE_MAX, &text, &len);
+    if (rc != 0) {
+        char why[160];
+        int n = snprintf(why, sizeof(why), "cannot read the secret file: %s", hq_strerror(rc));
+        rc = hq_cfgerr_set(err, var, path, n > 0 && (size_t)n < sizeof(why) ? why : "unreadable");
+        goto out;
+    }
+    rc = hq_sigkeys_from_text(text, len, &c->keys);
+    if (rc == -ENOMEM)
+        goto out;
+    if (rc != 0) {
+        rc = hq_cfgerr_set(err, var, path,
+                           "the file must hold 1..16 secrets of 1..1024 bytes, one per line");
+        goto out;
+    }
+out:
+    if (text != NULL) {
+        memset(text, 0, len);
+        free(text);
+    }
+    free(path);
+    return rc;
+}
+
+int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
+{
+    int rc = 0;
+    const char *v;
+    uint64_t u;
+    memset(c, 0, sizeof(*c));
+
+    if ((rc = copy_str(c->db_path, sizeof(c->db_path), hq_env_str("HOOKQ_DB", DEF_DB),
+                       "HOOKQ_DB", err)) != 0)
+        goto out;
+    if ((rc = hq_env_size("HOOKQ_MAP_SIZE", 4 * GIB, 64 * 1024, 1ull << 44, &c->map_size, err)) !=
+        0)
+        goto out;
+
+    v = hq_env_str("HOOKQ_LISTEN", DEF_LISTEN);
+    const char *why;
+    if (receiver_listen_parse(v, &c->listen, &why) != 0) {
+        rc = hq_cfgerr_set(err, "HOOKQ_LISTEN", v, why);
+        goto out;
+    }
+
+    v = hq_env_str("HOOKQ_WEBHOOK_PATH", DEF_PATH);
+    if (v[0] != '/' || strpbrk(v, " \t?#") != NULL) {
+        rc = hq_cfgerr_set(err, "HOOKQ_WEBHOOK_PATH", v,
+                           "must be a path starting with / (no spaces, ? or #)");
+        goto out;
+    }
+    if (strcmp(v, "/healthz") == 0 || strcmp(v, "/metrics") == 0) {
+        rc = hq_cfgerr_set(err, "HOOKQ_WEBHOOK_PATH", v, "is taken by /healthz or /metrics");
+        goto out;
+    }
+    if ((rc = copy_str(c->webhook_path, sizeof(c->webhook_path), v, "HOOKQ_WEBHOOK_PATH", err)) !=
+        0)
+        goto out;
+
+    v = hq_env_str("HOOKQ_EVENTS", DEF_EVENTS);
+    rc = ingest_events_parse(v, &c->events, &c->all_events);
+    if (rc == HQ_ECONFIG)
+        rc = hq_cfgerr_set(err, "HOOKQ_EVENTS", v,
+                           "expected event names separated by commas, or *");
+    if (rc != 0)
+        goto out;
+
+    if ((rc = hq_env_size("HOOKQ_MAX_BODY", 25 * MIB, 1024, GIB, &c->max_body, err)) != 0)
+        goto out;
+
+    v = hq_env_str("HOOKQ_LOG_FORMAT", "json");
+    if (strcmp(v, "json") == 0) {
+        c->log_json = true;
+    } else if (strcmp(v, "text") == 0) {
+        c->log_json = false;
+    } else {
+        rc = hq_cfgerr_set(err, "HOOKQ_LOG_FORMAT", v, "must be json or text");
+        goto out;
+    }
+    v = hq_env_str("HOOKQ_LOG_LEVEL", "info");
+    if (hq_log_parse_level(v, &c->log_level) != 0) {
+        rc = hq_cfgerr_set(err, "HOOKQ_LOG_LEVEL", v, "must be debug, info, warn or error");
+        goto out;
+    }
+
+    if ((rc = hq_env_duration("HOOKQ_DEDUP_WINDOW", 7 * 86400000ll, 1000, 3650 * 86400000ll,
+                              &c->dedup_window_ms, err)) != 0)
+        goto out;
+    if ((rc = hq_env_bool("HOOKQ_SYNC", true, &c->sync, err)) != 0)
+        goto out;
+    if ((rc = hq_env_uint("HOOKQ_RECEIVER_THREADS", default_threads(), 1, 64, &u, err)) != 0)
+        goto out;
+    c->threads = (unsigned)u;
+    int64_t ms;
+    if ((rc = hq_env_duration("HOOKQ_RECEIVER_TIMEOUT", 30000, 1000, 3600000, &ms, err)) != 0)
+        goto out;
+    c->timeout_s = (unsigned)((ms + 999) / 1000);
+    if ((rc = hq_env_uint("HOOKQ_MAX_CONNECTIONS", 1024, 1, 65536, &u, err)) != 0)
+        goto out;
+    c->max_connections = (unsigned)u;
+    if ((rc = hq_env_uint("HOOKQ_MAX_PENDING", 4096, 1, 1000000, &c->max_pending, err)) != 0)
+        goto out;
+    if ((rc = hq_env_size("HOOKQ_MAX_BUFFERED", 256 * MIB, 64 * 1024, 64 * GIB, &c->max_buffered,
+                          err)) != 0)
+        goto out;
+    if (c->max_buffered < c->max_body) {
+        rc = hq_cfgerr_set(err, "HOOKQ_MAX_BUFFERED", hq_env_str("HOOKQ_MAX_BUFFERED", "256MiB"),
+                           "must be at least HOOKQ_MAX_BODY");
+        goto out;
+    }
+
+    /* Secrets last: every cheaper mistake is reported first. */
+    rc = load_secrets(c, err);
+out:
+    if (rc != 0)
+        receiver_config_free(c);
+    return rc;
+}
+
+void receiver_config_free(struct receiver_config *c)
+{
+    hq_sigkeys_destroy(c->keys);
+    c->keys = NULL;
+    ingest_events_free(c->events);
+    c->events = NULL;
+}

@@ -1,0 +1,71 @@
+/*
+ * receiver_config: the receiver's settings, read from the environment
+ * (design §5) once at start.
+ *
+ * Every value is checked here; the first bad one stops loading with one line
+ * naming the variable in err (main prints it and exits 2). The webhook
+ * secrets are read from their file (HOOKQ_WEBHOOK_SECRET_FILE, or the
+ * systemd credential "webhook-secret") into a key set owned by the config.
+ */
+#ifndef HQ_RECEIVER_CONFIG_H
+#define HQ_RECEIVER_CONFIG_H
+
+#include "config.h"
+#include "hq_error.h"
+#include "log.h"
+#include "signature.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RECEIVER_PATH_MAX 256
+#define RECEIVER_HOST_MAX 256
+
+/* Where to listen: a TCP host and port, or a unix socket path. */
+struct receiver_listen {
+    bool is_unix;
+    char host[RECEIVER_HOST_MAX]; /* numeric address or name, brackets removed */
+    char port[8];                 /* decimal, "0" picks a free port */
+    char path[108];               /* unix socket path (sun_path size) */
+};
+
+struct receiver_config {
+    char db_path[4096];
+    uint64_t map_size;
+    struct receiver_listen listen;
+    char webhook_path[RECEIVER_PATH_MAX];
+    hq_sigkeys *keys;   /* owned */
+    char **events;      /* owned, NULL-terminated; see ingest_events_parse */
+    bool all_events;
+    uint64_t max_body;
+    bool log_json;
+    enum hq_log_level log_level;
+    int64_t dedup_window_ms;
+    bool sync;          /* false: relaxed durability (queue opened no_sync) */
+    unsigned threads;   /* HTTP threads */
+    unsigned timeout_s; /* idle connection timeout */
+    unsigned max_connections;
+    uint64_t max_pending;   /* deliveries waiting for a commit */
+    uint64_t max_buffered;  /* request body bytes held in memory at once */
+};
+
+/*
+ * Fills c from the environment. 0, or HQ_ECONFIG with err set; -ENOMEM.
+ * After a failure c holds nothing to free (receiver_config_free is harmless).
+ */
+HQ_WUR int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err);
+
+void receiver_config_free(struct receiver_config *c);
+
+/*
+ * Parses a HOOKQ_LISTEN value ("host:port", "[v6]:port", "unix:/path").
+ * 0 or HQ_ECONFIG with a short static reason in *why.
+ */
+HQ_WUR int receiver_listen_parse(const char *value, struct receiver_listen *out,
+                                 const char **why);
+
+/* Writes the --help text: every variable with its default. */
+void receiver_config_usage(FILE *fp);
+
+#endif
