@@ -207,11 +207,21 @@ int ingest_route(const char *json, size_t len, struct ingest_route *r, const cha
     int rc = 0;
     memset(r, 0, sizeof(*r));
     *why = NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
     if (root == NULL) {
         *why = "payload is not valid JSON";
         rc = HQ_EPARSE;
         goto out;
+    }
+    /* cJSON stops after the first value: anything but whitespace after it
+     * makes the payload invalid, not a prefix to route on. */
+    for (const char *p = end; p < json + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            *why = "payload is not valid JSON (trailing data)";
+            rc = HQ_EPARSE;
+            goto out;
+        }
     }
     if (!cJSON_IsObject(root)) {
         *why = "payload is not a JSON object";
