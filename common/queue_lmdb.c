@@ -328,8 +328,6 @@ static void wake_all(hq_queue *q)
     syscall(SYS_futex, (uint32_t *)q->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static int prune_dedup(hq_queue *q, MDB_txn *txn, int64_t now);
-
 /* Runs a batch of operations in one transaction; sets each op's rc. */
 static void run_batch(hq_queue *q, struct wop *batch)
 {
@@ -354,11 +352,6 @@ static void run_batch(hq_queue *q, struct wop *batch)
                 break;
             }
         }
-    }
-    if (rc == 0) {
-        int prc = prune_dedup(q, txn, hq_now_ms());
-        if (prc != 0)
-            rc = prc;
     }
     if (rc == 0 && q->commit_hook != NULL)
         rc = q->commit_hook(q->commit_hook_arg);
@@ -727,7 +720,8 @@ static int enqueue_fn(hq_queue *q, MDB_txn *txn, void *arg)
         return rc;
     if (dups > 0 && (rc = meta_add(q, txn, "duplicates_total", dups, NULL)) != 0)
         return rc;
-    return 0;
+    /* Only the receiver's enqueues prune, so only its window applies. */
+    return prune_dedup(q, txn, now);
 }
 
 int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)

@@ -1,0 +1,156 @@
+/*
+ * hookq-worker: leases repositories from the queue, runs the operator's
+ * check, posts commit statuses (design §4). main wires the parts together:
+ * configuration → queue → GitHub client → processor → pool of threads →
+ * /metrics; then waits for SIGTERM/SIGINT and shuts down in reverse.
+ */
+#include "clock.h"
+#include "config.h"
+#include "github.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "processor.h"
+#include "queue.h"
+#include "queue_metrics.h"
+#include "worker_config.h"
+#include "worker_pool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool pool_healthy(void *arg)
+{
+    return hq_pool_healthy(arg);
+}
+
+/* Blocks SIGTERM/SIGINT in every thread; main waits for them with sigwait. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            worker_config_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("hookq-worker %s\n", HOOKQ_VERSION);
+            return 0;
+        }
+        fprintf(stderr, "hookq-worker: unknown argument '%s' (see --help)\n", argv[i]);
+        return 2;
+    }
+    int status = 1, rc;
+    struct worker_config cfg;
+    struct hq_cfgerr err = {{0}};
+    hq_queue *q = NULL;
+    hq_github *gh = NULL;
+    hq_metrics *m = NULL;
+    hq_processor *proc = NULL;
+    hq_pool *pool = NULL;
+    hq_metrics_http *http = NULL;
+    sigset_t sigs;
+    block_signals(&sigs);
+
+    rc = worker_config_load(&cfg, &err);
+    if (rc != 0) {
+        fprintf(stderr, "hookq-worker: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
+        worker_config_free(&cfg);
+        return 2;
+    }
+    hq_log_setup("hookq-worker", cfg.log_json, cfg.log_level);
+    if ((rc = hq_metrics_create(&m)) != 0)
+        goto fail;
+
+    struct hq_queue_opts qo;
+    hq_queue_opts_default(&qo);
+    qo.path = cfg.db;
+    qo.map_size = cfg.map_size;
+    qo.no_sync = !cfg.sync;
+    qo.max_attempts = (uint32_t)cfg.max_attempts;
+    if ((rc = hq_queue_open(&qo, &q)) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_DB: cannot open the queue at %s: %s\n", cfg.db,
+                hq_strerror(rc));
+        status = 2;
+        goto out;
+    }
+    if ((rc = hq_queue_metrics_register(m, q)) != 0)
+        goto fail;
+
+    struct hq_github_opts go;
+    hq_github_opts_init(&go);
+    go.api_url = cfg.api_url;
+    go.app_id = cfg.app_id;
+    go.app_key_path = cfg.app_id ? cfg.app_key_path : NULL;
+    go.token_path = cfg.app_id ? NULL : cfg.token_path;
+    go.connect_timeout_ms = (long)cfg.connect_timeout_ms;
+    go.total_timeout_ms = (long)cfg.http_timeout_ms;
+    go.pacing.enabled = cfg.pacing;
+    go.pacing.per_minute = (unsigned)cfg.pacing_per_minute;
+    go.pacing.per_hour = (unsigned)cfg.pacing_per_hour;
+    go.pacing.reserve = (long)cfg.ratelimit_reserve;
+    go.max_in_flight = (unsigned)cfg.max_in_flight;
+    go.metrics = m;
+    go.err = &err;
+    if ((rc = hq_github_create(&go, &gh)) != 0) {
+        fprintf(stderr, "hookq-worker: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
+        status = 2;
+        goto out;
+    }
+    if ((rc = hq_processor_create(&cfg, q, gh, m, &proc)) != 0) {
+        if (rc == HQ_EPARSE || rc == HQ_ETOOBIG)
+            fprintf(stderr, "hookq-worker: HOOKQ_CHECK_CMD: %s (got '%.64s')\n",
+                    rc == HQ_EPARSE ? "empty or unterminated quote" : "too many words",
+                    cfg.check_cmd);
+        else
+            fprintf(stderr, "hookq-worker: %s\n", hq_strerror(rc));
+        status = 2;
+        goto out;
+    }
+    if ((rc = hq_pool_start(q, proc, (unsigned)cfg.workers, cfg.lease_ms, m, &pool)) != 0)
+        goto fail;
+    if ((rc = hq_metrics_http_start(cfg.metrics_listen, m, pool_healthy, pool, &http)) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_METRICS_LISTEN: cannot listen on %s: %s\n",
+                cfg.metrics_listen, hq_strerror(rc));
+        status = 2;
+        goto out;
+    }
+    hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on %s", HOOKQ_VERSION,
+            (unsigned long long)cfg.workers, cfg.db, cfg.metrics_listen);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    hq_info("stop", NULL, "signal %d: no new leases; events in flight get %lld ms", sig,
+            (long long)cfg.shutdown_grace_ms);
+    status = 0;
+    goto out;
+fail:
+    fprintf(stderr, "hookq-worker: start failed: %s\n", hq_strerror(rc));
+    status = 1;
+out:
+    if (pool != NULL) {
+        hq_pool_stop(pool);
+        hq_pool_join(pool, cfg.shutdown_grace_ms);
+    }
+    hq_metrics_http_stop(http);
+    hq_pool_destroy(pool);
+    hq_processor_destroy(proc);
+    hq_github_destroy(gh);
+    hq_queue_close(q);
+    hq_metrics_destroy(m);
+    if (status == 0)
+        hq_info("stop", NULL, "stopped cleanly");
+    worker_config_free(&cfg);
+    return status;
+}
