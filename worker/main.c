@@ -104,7 +104,8 @@ int main(int argc, char **argv)
     go.metrics = m;
     go.err = &err;
     if ((rc = hq_github_create(&go, &gh)) != 0) {
-        fprintf(stderr, "hookq-worker: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
+        /* err names the variable whenever a setting caused the failure. */
+        fprintf(stderr, "hookq-worker: %s\n", err.msg[0] != '\0' ? err.msg : hq_strerror(rc));
         status = 2;
         goto out;
     }
