@@ -1,7 +1,275 @@
-/* hookqctl: placeholder until the queue lands. */
+/*
+ * hookqctl: the operator's command over the queue (design §1, §8): statistics,
+ * listings of queued events, and the dead-letter commands.
+ *
+ * Modelled on LMDB's mdb_stat/mdb_dump (inspection opens the store read-only,
+ * a signal sets a flag the loops check) and on OpenSMTPD's smtpctl (a table
+ * of commands). This file is main, the command table, the usage text and
+ * opening the database; the commands live in ctl_show.c and ctl_dlq.c.
+ */
+#include "clock.h"
+#include "config.h"
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CTL_DEFAULT_DB      "/var/lib/hookq"
+#define CTL_NEW_DB_MAP_SIZE (4ull << 30)
+
+volatile sig_atomic_t ctl_stop;
+
+static const char usage_text[] =
+    "usage: hookqctl [--db PATH] COMMAND [OPTIONS]\n"
+    "\n"
+    "Inspects and repairs a hookq queue. PATH is the database directory\n"
+    "(default: $HOOKQ_DB, else " CTL_DEFAULT_DB ").\n"
+    "\n"
+    "Commands:\n"
+    "  stats [--json]\n"
+    "      Queue figures: queued, repositories, ready, waiting, leased, dead,\n"
+    "      oldest_age_seconds, the totals since creation, map size and use.\n"
+    "  list [--repo NAME|ID] [--event E] [--state S] [--limit N] [--json]\n"
+    "      Queued events per repository in FIFO order. S is one of\n"
+    "        ready    the head of its repository, due now (ready, or being\n"
+    "                 worked on: leases are not visible per event)\n"
+    "        waiting  the head of its repository, backing off until not_before\n"
+    "        queued   behind the head of its repository\n"
+    "  dlq list [FILTERS] [--limit N] [--json]\n"
+    "      Dead letters in id order (the order the deliveries were received).\n"
+    "  dlq show ID [--payload] [--json]\n"
+    "      One dead letter: envelope, history of attempts, payload summary.\n"
+    "      --payload prints the raw payload exactly (with --json: embedded).\n"
+    "  dlq replay ID... | FILTERS | --all  [--dry-run]\n"
+    "      Moves dead letters back to the tail of their repository's FIFO with\n"
+    "      attempts reset, keeping delivery id, received time and history.\n"
+    "  dlq purge ID... | FILTERS | --all  [--dry-run]\n"
+    "      Deletes dead letters for good.\n"
+    "  dlq export [FILTERS] [FILE|-]\n"
+    "      Writes dead letters in the versioned line format (default: stdout):\n"
+    "      a line 'hookq-dlq-export 1', one JSON object per dead letter with\n"
+    "      every field (payload base64), and a line 'end N'.\n"
+    "  dlq import [FILE|-]\n"
+    "      Loads an export as dead letters with new ids (creates the database\n"
+    "      if missing). The whole file is checked first: nothing is imported\n"
+    "      from a malformed or truncated file. Dead letters already present\n"
+    "      (same hook id and delivery) are counted as duplicates and skipped.\n"
+    "\n"
+    "Filters (dead letters):\n"
+    "  --repo NAME|ID       repository full name (any case) or numeric id\n"
+    "  --event E            event name (push, pull_request, ...)\n"
+    "  --reason TEXT        reason contains TEXT (any case)\n"
+    "  --since T            dead at or after T\n"
+    "  --older-than T       dead before T\n"
+    "  T is a duration back from now (90s, 10m, 2h, 7d) or an RFC 3339 time.\n"
+    "\n"
+    "Options:\n"
+    "  --db PATH            database directory\n"
+    "  --json               one JSON object per line (stats: one object)\n"
+    "  --limit N            at most N lines\n"
+    "  --dry-run            print what would be done, change nothing\n"
+    "  --help, --version\n"
+    "\n"
+    "stats, list, dlq list/show/export open the database read-only and work\n"
+    "while the services run; replay, purge and import write through the queue\n"
+    "and are safe while they run. Each replay and purge is its own commit.\n"
+    "\n"
+    "Exit status: 0 done; 1 nothing matched (an id that is not there: nothing is\n"
+    "changed); 2 usage error, malformed value, no database or a newer schema;\n"
+    "3 storage or I/O failure; 130 interrupted by SIGINT or SIGTERM.\n"
+    "\n"
+    "Environment: HOOKQ_DB (database), HOOKQ_MAP_SIZE (map size when writing;\n"
+    "default: the database's own, 4GiB for a new one).\n";
+
+int ctl_usage(void)
 {
-    puts("hookqctl");
-    return 0;
+    fputs(usage_text, stdout);
+    return CTL_OK;
+}
+
+void ctl_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hookqctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int ctl_bad_option(const char *cmd, int ch, const char *bad)
+{
+    if (ch == ':')
+        ctl_err("%s: option '%s' needs a value (see hookqctl --help)", cmd, bad);
+    else
+        ctl_err("%s: unknown option '%s' (see hookqctl --help)", cmd, bad);
+    return CTL_USAGE;
+}
+
+int ctl_fail(const char *what, int rc)
+{
+    ctl_err("%s: %s", what, hq_strerror(rc));
+    if (rc == HQ_ENOTFOUND)
+        return CTL_NOMATCH;
+    return CTL_FAIL;
+}
+
+int ctl_finish_output(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        ctl_err("writing the output failed: %s", strerror(errno));
+        return status == CTL_OK || status == CTL_NOMATCH ? CTL_FAIL : status;
+    }
+    return status;
+}
+
+int ctl_open(struct ctl *c, enum ctl_mode mode)
+{
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.path = c->db;
+    o.read_only = mode == CTL_READ_ONLY;
+
+    char datafile[4096];
+    int n = snprintf(datafile, sizeof(datafile), "%s/data.mdb", c->db);
+    if (n < 0 || (size_t)n >= sizeof(datafile)) {
+        ctl_err("database path too long: %.64s...", c->db);
+        return CTL_USAGE;
+    }
+    struct stat st;
+    bool exists = stat(datafile, &st) == 0;
+    /* Only import may create a database: replay or purge at a mistyped path
+     * must not leave an empty queue behind. */
+    if (!exists && mode != CTL_READ_WRITE_CREATE) {
+        ctl_err("no hookq database at %s (set --db or HOOKQ_DB)", c->db);
+        return CTL_USAGE;
+    }
+    if (!o.read_only) {
+        /* The database keeps its own map size unless the operator says;
+         * 0 tells LMDB to use the size stored in the file. */
+        struct hq_cfgerr cerr;
+        uint64_t map_size;
+        if (hq_env_size("HOOKQ_MAP_SIZE", exists ? 0 : CTL_NEW_DB_MAP_SIZE, 0, 1ull << 44,
+                        &map_size, &cerr) != 0) {
+            ctl_err("%s", cerr.msg);
+            return CTL_USAGE;
+        }
+        o.map_size = map_size;
+    }
+    int rc = hq_queue_open(&o, &c->q);
+    if (rc == -ENOENT) {
+        ctl_err("no hookq database at %s (set --db or HOOKQ_DB)", c->db);
+        return CTL_USAGE;
+    }
+    if (rc == HQ_ESCHEMA) {
+        ctl_err("%s: not a hookq database of a schema this hookqctl %s knows "
+                "(written by a newer hookq?); nothing was changed",
+                c->db, HOOKQ_VERSION);
+        return CTL_USAGE;
+    }
+    if (rc != 0) {
+        ctl_err("cannot open the database at %s: %s", c->db, hq_strerror(rc));
+        return rc == -EACCES || rc == -EPERM ? CTL_USAGE : CTL_FAIL;
+    }
+    return CTL_OK;
+}
+
+/* The command table (smtpctl's habit): "dlq" entries take a second word. */
+static const struct {
+    const char *group; /* NULL for top-level commands */
+    const char *name;
+    ctl_cmd_fn fn;
+} commands[] = {
+    {NULL, "stats", ctl_cmd_stats},        {NULL, "list", ctl_cmd_list},
+    {"dlq", "list", ctl_cmd_dlq_list},     {"dlq", "show", ctl_cmd_dlq_show},
+    {"dlq", "replay", ctl_cmd_dlq_replay}, {"dlq", "purge", ctl_cmd_dlq_purge},
+    {"dlq", "export", ctl_cmd_dlq_export}, {"dlq", "import", ctl_cmd_dlq_import},
+};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ctl_stop = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    struct ctl c = {hq_env_str("HOOKQ_DB", CTL_DEFAULT_DB), NULL, 0};
+    int ch;
+    opterr = 0;
+    /* '+': stop at the command word; its options are the command's. */
+    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            if (optarg[0] == '\0') {
+                ctl_err("--db: empty path");
+                return CTL_USAGE;
+            }
+            c.db = optarg;
+            break;
+        case 'h':
+            return ctl_finish_output(ctl_usage());
+        case 'V':
+            printf("hookqctl %s\n", HOOKQ_VERSION);
+            return ctl_finish_output(CTL_OK);
+        default:
+            ctl_err("unknown option '%s' (see hookqctl --help)", argv[optind - 1]);
+            return CTL_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        ctl_err("no command given (see hookqctl --help)");
+        return CTL_USAGE;
+    }
+    char **cargv = argv + optind;
+    int cargc = argc - optind;
+    const char *group = NULL;
+    if (strcmp(cargv[0], "dlq") == 0) {
+        if (cargc < 2) {
+            ctl_err("dlq: which one? list, show, replay, purge, export or import");
+            return CTL_USAGE;
+        }
+        group = "dlq";
+        cargv++;
+        cargc--;
+    }
+    ctl_cmd_fn fn = NULL;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        bool same_group = group == NULL
+                              ? commands[i].group == NULL
+                              : commands[i].group != NULL && strcmp(commands[i].group, group) == 0;
+        if (same_group && strcmp(commands[i].name, cargv[0]) == 0)
+            fn = commands[i].fn;
+    }
+    if (fn == NULL) {
+        ctl_err("unknown command '%s%s%s' (see hookqctl --help)", group ? group : "",
+                group ? " " : "", cargv[0]);
+        return CTL_USAGE;
+    }
+    install_signals();
+    c.now_ms = hq_now_ms();
+    optind = 0; /* glibc: start the command's own getopt afresh */
+    int status = fn(&c, cargc, cargv);
+    hq_queue_close(c.q);
+    return ctl_finish_output(status);
 }
