@@ -1,0 +1,545 @@
+/*
+ * fh_api: routing, credentials, faults, rate-limit headers and the token
+ * and installation endpoints of fakehub; see fh_api.h for the order of
+ * decisions. The statuses endpoint's validation lives in fh_status.c.
+ */
+#include "fh_api.h"
+#include "clock.h"
+#include "config.h"
+#include "fh_util.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define DOC_REST      "https://docs.github.com/rest"
+#define DOC_RATE      "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+#define DEFAULT_LIMIT 5000
+#define MAX_SEGMENTS  8
+#define MAX_NAME_LEN  100 /* GitHub's limit on owner and repository names */
+
+enum fh_route {
+    ROUTE_UNKNOWN = 0,
+    ROUTE_ACCESS_TOKENS,
+    ROUTE_INSTALLATION,
+    ROUTE_STATUSES,
+    ROUTE_RATE_LIMIT,
+};
+
+static const char *const route_names[] = {"unknown", "access_tokens", "installation", "statuses",
+                                          "rate_limit"};
+static const unsigned route_fault_bits[] = {0, FH_FR_TOKENS, FH_FR_INSTALLATION, FH_FR_STATUSES,
+                                            FH_FR_RATE_LIMIT};
+
+struct route_match {
+    enum fh_route route;
+    uint64_t inst;                   /* access_tokens: from the path */
+    char repo[2 * MAX_NAME_LEN + 2]; /* installation, statuses: "owner/name" */
+    char sha[FH_MAX_PATH];           /* statuses */
+};
+
+enum cred_kind { CRED_NONE = 0, CRED_JWT, CRED_INSTALLATION, CRED_PAT, CRED_INVALID };
+static const char *const cred_names[] = {"none", "jwt", "installation", "pat", "invalid"};
+
+struct cred {
+    enum cred_kind kind;
+    enum fh_token_state token_state; /* installation tokens */
+    const char *jwt_error;           /* GitHub's message for a refused JWT */
+    int64_t inst;                    /* < 0: unknown */
+    int64_t age_ms;                  /* < 0: not an installation token */
+};
+
+void fh_answer_json(struct fh_answer *ans, unsigned status, cJSON *doc)
+{
+    free(ans->body);
+    ans->body = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (ans->body == NULL) {
+        /* out of memory: a static answer GitHub could have given */
+        static const char oom[] = "{\"message\":\"Server Error\"}";
+        ans->status = 500;
+        ans->body = strdup(oom);
+        ans->body_len = ans->body != NULL ? strlen(oom) : 0;
+        return;
+    }
+    ans->status = status;
+    ans->body_len = strlen(ans->body);
+}
+
+void fh_answer_error(struct fh_answer *ans, unsigned status, const char *message)
+{
+    cJSON *doc = cJSON_CreateObject();
+    if (doc != NULL && (cJSON_AddStringToObject(doc, "message", message) == NULL ||
+                        cJSON_AddStringToObject(doc, "documentation_url", DOC_REST) == NULL)) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    fh_answer_json(ans, status, doc);
+}
+
+/* A GitHub login or repository name: letters, digits, '.', '-', '_'. */
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_NAME_LEN)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_") == n;
+}
+
+static void match_route(const char *method, const char *path, struct route_match *m)
+{
+    char buf[FH_MAX_PATH];
+    char *seg[MAX_SEGMENTS];
+    size_t nseg = 0;
+    memset(m, 0, sizeof(*m));
+    if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(buf))
+        return;
+    memcpy(buf, path + 1, strlen(path)); /* with the NUL */
+    char *p = buf;
+    for (;;) {
+        if (nseg == MAX_SEGMENTS)
+            return;
+        seg[nseg++] = p;
+        char *slash = strchr(p, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+        p = slash + 1;
+    }
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (nseg == 4 && post && strcmp(seg[0], "app") == 0 && strcmp(seg[1], "installations") == 0 &&
+        strcmp(seg[3], "access_tokens") == 0) {
+        if (hq_parse_uint(seg[2], 1, 1ull << 53, &m->inst) == 0)
+            m->route = ROUTE_ACCESS_TOKENS;
+    } else if (nseg >= 4 && strcmp(seg[0], "repos") == 0 && valid_name(seg[1]) &&
+               valid_name(seg[2])) {
+        if (nseg == 4 && get && strcmp(seg[3], "installation") == 0)
+            m->route = ROUTE_INSTALLATION;
+        else if (nseg == 5 && post && strcmp(seg[3], "statuses") == 0 && seg[4][0] != '\0') {
+            m->route = ROUTE_STATUSES;
+            snprintf(m->sha, sizeof(m->sha), "%s", seg[4]); /* fits: from buf */
+        }
+        if (m->route != ROUTE_UNKNOWN)
+            snprintf(m->repo, sizeof(m->repo), "%s/%s", seg[1], seg[2]); /* fits: names */
+    } else if (nseg == 1 && get && strcmp(seg[0], "rate_limit") == 0) {
+        m->route = ROUTE_RATE_LIMIT;
+    }
+}
+
+static bool is_pat(const struct fh_ctx *ctx, const char *tok, size_t len)
+{
+    bool found = false;
+    for (size_t i = 0; i < ctx->npats; i++) {
+        if (strlen(ctx->pats[i]) == len && CRYPTO_memcmp(ctx->pats[i], tok, len) == 0)
+            found = true;
+    }
+    return found;
+}
+
+/* Classifies the Authorization header without side effects. */
+static void classify_cred(struct fh_ctx *ctx, const struct fh_request *rq, struct cred *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->inst = -1;
+    c->age_ms = -1;
+    const char *h = rq->authorization;
+    if (h == NULL || h[0] == '\0')
+        return;
+    c->kind = CRED_INVALID;
+    bool bearer = strncasecmp(h, "Bearer ", 7) == 0;
+    if (!bearer && strncasecmp(h, "token ", 6) != 0)
+        return;
+    const char *tok = h + (bearer ? 7 : 6);
+    tok += strspn(tok, " ");
+    size_t len = strlen(tok);
+    while (len > 0 && tok[len - 1] == ' ')
+        len--;
+    if (len == 0)
+        return;
+
+    uint64_t inst;
+    int64_t age;
+    enum fh_token_state st = fh_tokens_check(ctx->tokens, tok, len, &inst, &age);
+    if (st != FH_TOKEN_UNKNOWN) {
+        c->inst = (int64_t)inst;
+        c->age_ms = age;
+        c->token_state = st;
+        c->kind = st == FH_TOKEN_VALID ? CRED_INSTALLATION : CRED_INVALID;
+        return;
+    }
+    if (is_pat(ctx, tok, len)) {
+        c->kind = CRED_PAT;
+        return;
+    }
+    if (bearer && memchr(tok, '.', len) != NULL) {
+        c->jwt_error = "A JSON web token could not be decoded";
+        if (ctx->jwt != NULL && fh_jwt_verify(ctx->jwt, tok, len, hq_now_ms(), &c->jwt_error) == 0)
+            c->kind = CRED_JWT;
+    }
+}
+
+static void set_default_ratelimit(struct fh_answer *ans, int64_t now_ms)
+{
+    ans->rl_limit = DEFAULT_LIMIT;
+    ans->rl_remaining = DEFAULT_LIMIT;
+    ans->rl_used = 0;
+    ans->rl_reset_s = now_ms / 1000 + 3600;
+}
+
+static void set_budget(struct fh_answer *ans, const struct fh_budget *b)
+{
+    ans->rl_limit = b->limit;
+    ans->rl_remaining = b->remaining;
+    ans->rl_used = b->used;
+    ans->rl_reset_s = b->reset_s;
+}
+
+/* Answers a fault that replaces the request's processing; false for the
+ * faults that let it proceed (none, hang, malformed). */
+static bool answer_fault(struct fh_ctx *ctx, enum fh_fault fault, unsigned code,
+                         const struct cred *c, struct fh_answer *ans, int64_t now_ms)
+{
+    const struct fh_fault_opts *fo = &ctx->opts->faults;
+    char msg[256];
+    int n;
+    switch (fault) {
+    case FH_FAULT_5XX:
+        fh_answer_error(ans, code,
+                        code == 500   ? "Server Error"
+                        : code == 502 ? "Bad Gateway"
+                                      : "Service Unavailable");
+        return true;
+    case FH_FAULT_429:
+        ans->retry_after_s = fo->retry_after_s;
+        fh_answer_error(ans, 429,
+                        "API rate limit exceeded. Please retry your request again later.");
+        return true;
+    case FH_FAULT_PRIMARY_403:
+        ans->rl_used = ans->rl_limit;
+        ans->rl_remaining = 0;
+        ans->rl_reset_s = (now_ms + 999) / 1000 + fo->reset_in_s;
+        if (c->inst >= 0)
+            n = snprintf(msg, sizeof(msg), "API rate limit exceeded for installation ID %lld.",
+                         (long long)c->inst);
+        else
+            n = snprintf(msg, sizeof(msg), "API rate limit exceeded.");
+        fh_answer_error(ans, 403, n > 0 && (size_t)n < sizeof(msg) ? msg : "API rate limit");
+        return true;
+    case FH_FAULT_SECONDARY_403:
+        if (fo->secondary_retry_after_s > 0)
+            ans->retry_after_s = fo->secondary_retry_after_s;
+        n = snprintf(msg, sizeof(msg),
+                     "You have exceeded a secondary rate limit. Please wait a few minutes before "
+                     "you try again. If you reach out to GitHub Support for help, please include "
+                     "the request ID %s.",
+                     ans->request_id);
+        fh_answer_error(
+            ans, 403,
+            n > 0 && (size_t)n < sizeof(msg) ? msg : "You have exceeded a secondary rate limit.");
+        return true;
+    case FH_FAULT_RESET:
+        ans->reset = true;
+        ans->status = 0;
+        return true;
+    case FH_FAULT_NONE:
+    case FH_FAULT_HANG:
+    case FH_FAULT_MALFORMED:
+        break;
+    }
+    return false;
+}
+
+/* 401 unless the caller presented a valid App JWT. */
+static bool require_jwt(const struct cred *c, struct fh_answer *ans)
+{
+    if (c->kind == CRED_JWT)
+        return true;
+    if (c->kind == CRED_NONE)
+        fh_answer_error(ans, 401, "A JSON web token could not be decoded");
+    else
+        fh_answer_error(ans, 401,
+                        c->jwt_error != NULL ? c->jwt_error
+                                             : "A JSON web token could not be decoded");
+    return false;
+}
+
+/*
+ * 401 unless the caller presented an installation token old enough or a
+ * PAT; charges the installation's budget (403 when it is spent) when charge.
+ */
+static bool require_token(struct fh_ctx *ctx, const struct cred *c, bool charge,
+                          struct fh_answer *ans)
+{
+    if (c->kind == CRED_NONE) {
+        fh_answer_error(ans, 401, "Requires authentication");
+        return false;
+    }
+    if (c->kind != CRED_INSTALLATION && c->kind != CRED_PAT) {
+        fh_answer_error(ans, 401, "Bad credentials");
+        return false;
+    }
+    if (c->kind == CRED_PAT)
+        return true;
+    if (c->age_ms < ctx->opts->faults.young_token_ms) {
+        fh_answer_error(ans, 401, "Bad credentials"); /* not replicated yet */
+        return false;
+    }
+    struct fh_budget b;
+    if (fh_tokens_budget(ctx->tokens, (uint64_t)c->inst, charge, &b)) {
+        set_budget(ans, &b);
+        if (b.exhausted) {
+            char msg[128];
+            int n = snprintf(msg, sizeof(msg), "API rate limit exceeded for installation ID %lld.",
+                             (long long)c->inst);
+            fh_answer_error(ans, 403, n > 0 && (size_t)n < sizeof(msg) ? msg : "API rate limit");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void access_tokens(struct fh_ctx *ctx, const struct route_match *m,
+                          const struct fh_request *rq, const struct cred *c, struct fh_answer *ans)
+{
+    cJSON *req = NULL, *doc = NULL;
+    char *token = NULL;
+    int64_t expires_ms;
+    char expires[32];
+
+    if (!require_jwt(c, ans))
+        goto out;
+    if (rq->body_len > 0) {
+        req = fh_json_parse(rq->body, rq->body_len);
+        if (!cJSON_IsObject(req)) {
+            fh_answer_error(ans, 400, "Problems parsing JSON");
+            goto out;
+        }
+    }
+    int rc = fh_tokens_issue(ctx->tokens, m->inst, &token, &expires_ms);
+    if (rc != 0) {
+        fh_answer_error(ans, 500, rc == HQ_EFULL ? "fakehub: token store full" : "Server Error");
+        goto out;
+    }
+    time_t secs = (time_t)(expires_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL ||
+        strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        goto fail;
+    cJSON *perms = req != NULL ? cJSON_GetObjectItemCaseSensitive(req, "permissions") : NULL;
+    perms = cJSON_IsObject(perms) ? cJSON_Duplicate(perms, 1) : cJSON_CreateObject();
+    doc = cJSON_CreateObject();
+    if (perms == NULL || doc == NULL || !cJSON_AddItemToObject(doc, "permissions", perms)) {
+        cJSON_Delete(perms);
+        goto fail;
+    }
+    if (cJSON_GetArraySize(perms) == 0 &&
+        (cJSON_AddStringToObject(perms, "statuses", "write") == NULL ||
+         cJSON_AddStringToObject(perms, "metadata", "read") == NULL))
+        goto fail;
+    if (cJSON_AddStringToObject(doc, "token", token) == NULL ||
+        cJSON_AddStringToObject(doc, "expires_at", expires) == NULL ||
+        cJSON_AddStringToObject(doc, "repository_selection", "all") == NULL)
+        goto fail;
+    fh_answer_json(ans, 201, doc);
+    doc = NULL;
+    goto out;
+fail:
+    fh_answer_error(ans, 500, "Server Error");
+out:
+    free(token);
+    cJSON_Delete(doc);
+    cJSON_Delete(req);
+}
+
+static void installation(struct fh_ctx *ctx, const struct route_match *m, const struct cred *c,
+                         struct fh_answer *ans)
+{
+    if (!require_jwt(c, ans))
+        return;
+    const struct fh_opts *o = ctx->opts;
+    const struct fh_repo_map *found = NULL;
+    for (size_t i = 0; i < o->n_installations && found == NULL; i++) {
+        if (strcmp(o->installations[i].repo, m->repo) == 0)
+            found = &o->installations[i];
+    }
+    for (size_t i = 0; i < o->n_installations && found == NULL; i++) {
+        if (strcmp(o->installations[i].repo, "*") == 0)
+            found = &o->installations[i];
+    }
+    if (found == NULL) {
+        fh_answer_error(ans, 404, "Not Found");
+        return;
+    }
+    char login[MAX_NAME_LEN + 1];
+    snprintf(login, sizeof(login), "%.*s", (int)strcspn(m->repo, "/"), m->repo);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *account = cJSON_CreateObject();
+    bool ok = doc != NULL && account != NULL &&
+              cJSON_AddNumberToObject(doc, "id", (double)found->value) != NULL &&
+              cJSON_AddNumberToObject(doc, "app_id", (double)o->app_id) != NULL &&
+              cJSON_AddStringToObject(doc, "target_type", "Organization") != NULL &&
+              cJSON_AddStringToObject(doc, "repository_selection", "all") != NULL &&
+              cJSON_AddStringToObject(account, "login", login) != NULL;
+    if (ok) {
+        ok = cJSON_AddItemToObject(doc, "account", account);
+        account = ok ? NULL : account;
+    }
+    cJSON_Delete(account);
+    if (!ok) {
+        cJSON_Delete(doc);
+        fh_answer_error(ans, 500, "Server Error");
+        return;
+    }
+    fh_answer_json(ans, 200, doc);
+}
+
+static void statuses(struct fh_ctx *ctx, const struct route_match *m, const struct fh_request *rq,
+                     const struct cred *c, struct fh_answer *ans)
+{
+    if (!require_token(ctx, c, true, ans))
+        return;
+    const struct fh_opts *o = ctx->opts;
+    for (size_t i = 0; i < o->n_status_codes; i++) {
+        const struct fh_repo_map *sc = &o->status_codes[i];
+        if (strcmp(sc->repo, m->repo) != 0 && strcmp(sc->repo, "*") != 0)
+            continue;
+        unsigned code = (unsigned)sc->value;
+        fh_answer_error(ans, code,
+                        code == 404   ? "Not Found"
+                        : code == 422 ? "Validation Failed"
+                        : code == 403 ? "Resource not accessible by integration"
+                        : code == 401 ? "Bad credentials"
+                        : code >= 500 ? "Server Error"
+                                      : "fakehub: forced answer");
+        return;
+    }
+    fh_status_create(ctx, m->repo, m->sha, rq, ans);
+}
+
+static void rate_limit(struct fh_ctx *ctx, const struct cred *c, struct fh_answer *ans)
+{
+    if (c->kind != CRED_NONE && c->kind != CRED_JWT && !require_token(ctx, c, false, ans))
+        return;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *resources = cJSON_AddObjectToObject(doc, "resources");
+    cJSON *core = cJSON_AddObjectToObject(resources, "core");
+    bool ok = core != NULL && cJSON_AddNumberToObject(core, "limit", (double)ans->rl_limit) &&
+              cJSON_AddNumberToObject(core, "remaining", (double)ans->rl_remaining) &&
+              cJSON_AddNumberToObject(core, "reset", (double)ans->rl_reset_s) &&
+              cJSON_AddNumberToObject(core, "used", (double)ans->rl_used) &&
+              cJSON_AddStringToObject(core, "resource", "core");
+    cJSON *rate = ok ? cJSON_Duplicate(core, 1) : NULL;
+    if (rate == NULL || !cJSON_AddItemToObject(doc, "rate", rate)) {
+        cJSON_Delete(rate);
+        cJSON_Delete(doc);
+        fh_answer_error(ans, 500, "Server Error");
+        return;
+    }
+    fh_answer_json(ans, 200, doc);
+}
+
+static void record(struct fh_ctx *ctx, const struct fh_request *rq, const struct route_match *m,
+                   const struct cred *c, enum fh_fault fault, const struct fh_answer *ans)
+{
+    struct fh_record_line l = {
+        .t_ms = rq->t_ms,
+        .method = rq->method,
+        .path = rq->path,
+        .route = route_names[m->route],
+        .cred = cred_names[c->kind],
+        .installation = m->route == ROUTE_ACCESS_TOKENS ? (int64_t)m->inst : c->inst,
+        .token_age_ms = c->age_ms,
+        .status = ans->status,
+        .fault = fh_fault_name(fault),
+        .body = rq->body_too_big ? NULL : rq->body,
+        .body_len = rq->body_too_big ? 0 : rq->body_len,
+        .accept = rq->accept,
+        .user_agent = rq->user_agent,
+        .api_version = rq->api_version,
+        .repo = m->route == ROUTE_STATUSES ? m->repo : NULL,
+        .sha = m->route == ROUTE_STATUSES ? m->sha : NULL,
+    };
+    if (m->route == ROUTE_INSTALLATION && ans->status == 200 && ans->body != NULL) {
+        cJSON *doc = fh_json_parse(ans->body, ans->body_len);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+        if (cJSON_IsNumber(id))
+            l.installation = (int64_t)id->valuedouble;
+        cJSON_Delete(doc);
+    }
+    if (fh_record_write(ctx->record, &l) != 0)
+        fprintf(stderr, "fakehub: cannot write the record\n");
+}
+
+void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_answer *ans)
+{
+    struct route_match m;
+    struct cred c;
+    enum fh_fault fault = FH_FAULT_NONE;
+    int64_t now_ms = hq_now_ms();
+
+    match_route(rq->method, rq->path, &m);
+    memset(&c, 0, sizeof(c));
+    c.inst = -1;
+    c.age_ms = -1;
+    ans->retry_after_s = -1;
+    ans->delay_ms = ctx->opts->faults.latency_ms;
+    set_default_ratelimit(ans, now_ms);
+    int n = snprintf(ans->request_id, sizeof(ans->request_id), "FAKE:%llX",
+                     (unsigned long long)atomic_fetch_add(&ctx->next_request_id, 1));
+    if (n < 0 || (size_t)n >= sizeof(ans->request_id))
+        ans->request_id[0] = '\0';
+
+    if (rq->body_too_big) {
+        fh_answer_error(ans, 413, "Payload too large");
+        goto record;
+    }
+    if (rq->user_agent == NULL || rq->user_agent[0] == '\0') {
+        fh_answer_error(ans, 403,
+                        "Request forbidden by administrative rules. Please make sure your "
+                        "request has a User-Agent header "
+                        "(https://docs.github.com/en/rest/overview/resources-in-the-rest-api"
+                        "#user-agent-required).");
+        goto record;
+    }
+    if (m.route == ROUTE_UNKNOWN) {
+        fh_answer_error(ans, 404, "Not Found");
+        goto record;
+    }
+    classify_cred(ctx, rq, &c);
+    unsigned code = 0;
+    fault = fh_faults_pick(ctx->faults, route_fault_bits[m.route], &code);
+    if (answer_fault(ctx, fault, code, &c, ans, now_ms))
+        goto record;
+    if (fault == FH_FAULT_MALFORMED) {
+        /* the answer a broken proxy might pass on: success, but not JSON */
+        static const char garbage[] = "{\"message\": \"fakehub: this answer is cut sho";
+        free(ans->body);
+        ans->body = strdup(garbage);
+        ans->body_len = ans->body != NULL ? strlen(garbage) : 0;
+        ans->status = strcmp(rq->method, "POST") == 0 ? 201 : 200;
+        goto record;
+    }
+    switch (m.route) {
+    case ROUTE_ACCESS_TOKENS:
+        access_tokens(ctx, &m, rq, &c, ans);
+        break;
+    case ROUTE_INSTALLATION:
+        installation(ctx, &m, &c, ans);
+        break;
+    case ROUTE_STATUSES:
+        statuses(ctx, &m, rq, &c, ans);
+        break;
+    case ROUTE_RATE_LIMIT:
+        rate_limit(ctx, &c, ans);
+        break;
+    case ROUTE_UNKNOWN:
+        break;
+    }
+    if (fault == FH_FAULT_HANG)
+        ans->delay_ms += ctx->opts->faults.hang_ms;
+record:
+    record(ctx, rq, &m, &c, fault, ans);
+}
