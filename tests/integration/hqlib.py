@@ -520,6 +520,21 @@ class TestFailure(AssertionError):
     pass
 
 
+def _sanitizer_reports(tmp):
+    """Log files under tmp holding an ASan/UBSan/LSan report."""
+    found = []
+    for root, _dirs, files in os.walk(tmp):
+        for f in files:
+            if not f.endswith(".log"):
+                continue
+            path = os.path.join(root, f)
+            with open(path, "r", errors="replace") as fh:
+                text = fh.read()
+            if "Sanitizer" in text or "runtime error:" in text:
+                found.append(path)
+    return found
+
+
 def check(cond, msg="check failed"):
     if not cond:
         raise TestFailure(msg)
@@ -540,6 +555,9 @@ def run_tests(tests, argv=None):
         t0 = time.time()
         try:
             fn(tmp)
+            reports = _sanitizer_reports(tmp)
+            if reports:
+                raise TestFailure("sanitizer reports in " + ", ".join(reports))
             passed += 1
             print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
             subprocess.run(["rm", "-rf", tmp])
