@@ -1,0 +1,1064 @@
+/*
+ * github: the GitHub REST client of the worker; see github.h for the contract.
+ *
+ * DESIGN. A request takes a curl easy handle from a pool of at most
+ * max_in_flight handles (taking one is the in-flight slot; a caller waits on
+ * pool_cond when all are out) and gives it back after the answer. Each handle
+ * keeps its connections open between requests, so a busy worker reuses them;
+ * the DNS cache and TLS sessions are shared by all handles through one CURLSH
+ * whose locks (share_locks, one per kind of shared data) libcurl takes inside
+ * curl_easy_perform. Installation tokens come from token_cache (single-flight,
+ * its fetch is fetch_token below); pacing decides before a status is sent.
+ *
+ * Locks: pool_lock protects free_list and created; inst_lock protects the
+ * installation-id cache. Neither is held while any other lock is taken or
+ * while a request is on the wire.
+ */
+#include "github.h"
+
+#include "clock.h"
+#include "jwt.h"
+#include "log.h"
+#include "token_cache.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define API_MAX              1024 /* base URL */
+#define REPO_MAX             141  /* owner (39) '/' name (100) */
+#define HEADER_VALUE_MAX     64   /* retry-after and x-ratelimit-* values kept */
+#define INST_BUCKETS         256
+#define INST_CACHE_MAX       65536 /* installation ids cached before the cache starts over */
+#define YOUNG_SLEEP_FIRST_MS 100
+#define YOUNG_SLEEP_MAX_MS   1000
+
+struct easy {
+    struct easy *next;
+    CURL *curl;
+};
+
+struct inst_entry {
+    struct inst_entry *next;
+    uint64_t id;
+    char repo[REPO_MAX]; /* lower case */
+};
+
+struct hq_github {
+    char api[API_MAX]; /* without trailing '/' */
+    char user_agent[128];
+    long connect_ms, total_ms;
+    int64_t young_ms;
+    hq_jwt *jwt; /* App mode */
+    char *pat;   /* token mode */
+    hq_token_cache *tokens;
+    hq_pacing *pacing;
+    hq_metrics *metrics;
+    hq_series *m_token_requests, *m_cache_hits, *m_remaining;
+
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    bool curl_inited;
+
+    pthread_mutex_t pool_lock; /* protects free_list, created */
+    pthread_cond_t pool_cond;
+    struct easy *free_list;
+    unsigned created, max_in_flight;
+
+    pthread_mutex_t inst_lock; /* protects inst_buckets, n_inst */
+    struct inst_entry *inst_buckets[INST_BUCKETS];
+    unsigned n_inst;
+
+    _Atomic uint64_t st_requests, st_token_requests, st_cache_hits, st_young, st_paced;
+};
+
+/* One answer, as much of it as the retry policy needs. */
+struct response {
+    long status;         /* 0: no answer */
+    int transport_error; /* 0 or HQ_ETIMEOUT / HQ_EHTTP / HQ_ETOOBIG */
+    char curl_msg[CURL_ERROR_SIZE];
+    char *body; /* NUL-terminated, at most HQ_GH_BODY_MAX */
+    size_t len, cap;
+    bool overflow;
+    char retry_after[HEADER_VALUE_MAX];
+    char rl_remaining[HEADER_VALUE_MAX];
+    char rl_reset[HEADER_VALUE_MAX];
+};
+
+void hq_github_opts_init(struct hq_github_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->api_url = "https://api.github.com";
+    o->user_agent = "hookq/" HOOKQ_VERSION;
+    o->connect_timeout_ms = 10000;
+    o->total_timeout_ms = 30000;
+    o->token_margin_ms = 5 * 60 * 1000;
+    o->young_token_retry_ms = 5000;
+    o->pacing =
+        (struct hq_pacing_opts){.enabled = true, .per_minute = 80, .per_hour = 500, .reserve = 100};
+    o->max_in_flight = 32;
+}
+
+/* ---- curl plumbing -------------------------------------------------------------------- */
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
+{
+    hq_github *gh = arg;
+    (void)c, (void)access;
+    pthread_mutex_lock(&gh->share_locks[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *arg)
+{
+    hq_github *gh = arg;
+    (void)c;
+    pthread_mutex_unlock(&gh->share_locks[data]);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct response *r = arg;
+    size_t n = size * nmemb;
+    if (n > HQ_GH_BODY_MAX - r->len) {
+        r->overflow = true;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (nb == NULL)
+            return 0;
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, ptr, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+/* Keeps a header's value (trimmed) if it fits; a longer one is no valid value. */
+static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
+{
+    const char *v = line + namelen;
+    size_t len = n - namelen;
+    while (len > 0 && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len > 0 && isspace((unsigned char)v[len - 1]))
+        len--;
+    if (len < HEADER_VALUE_MAX) {
+        memcpy(dst, v, len);
+        dst[len] = '\0';
+    }
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    struct response *r = arg;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* a new response (after a redirect): forget the headers of the last one */
+        r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = '\0';
+    } else if (n > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+        keep_header(line, n, 12, r->retry_after);
+    } else if (n > 22 && strncasecmp(line, "x-ratelimit-remaining:", 22) == 0) {
+        keep_header(line, n, 22, r->rl_remaining);
+    } else if (n > 18 && strncasecmp(line, "x-ratelimit-reset:", 18) == 0) {
+        keep_header(line, n, 18, r->rl_reset);
+    }
+    return n;
+}
+
+static void response_reset(struct response *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static int pool_take(hq_github *gh, struct easy **out)
+{
+    struct easy *e = NULL;
+    pthread_mutex_lock(&gh->pool_lock);
+    while (gh->free_list == NULL && gh->created >= gh->max_in_flight)
+        pthread_cond_wait(&gh->pool_cond, &gh->pool_lock);
+    if (gh->free_list != NULL) {
+        e = gh->free_list;
+        gh->free_list = e->next;
+    } else {
+        gh->created++;
+    }
+    pthread_mutex_unlock(&gh->pool_lock);
+    if (e == NULL) {
+        e = calloc(1, sizeof(*e));
+        if (e != NULL && (e->curl = curl_easy_init()) == NULL) {
+            free(e);
+            e = NULL;
+        }
+        if (e == NULL) {
+            pthread_mutex_lock(&gh->pool_lock);
+            gh->created--;
+            pthread_cond_signal(&gh->pool_cond);
+            pthread_mutex_unlock(&gh->pool_lock);
+            return -ENOMEM;
+        }
+    }
+    *out = e;
+    return 0;
+}
+
+static void pool_give(hq_github *gh, struct easy *e)
+{
+    pthread_mutex_lock(&gh->pool_lock);
+    e->next = gh->free_list;
+    gh->free_list = e;
+    pthread_cond_signal(&gh->pool_cond);
+    pthread_mutex_unlock(&gh->pool_lock);
+}
+
+static void count_request(hq_github *gh, const char *route, const struct response *r)
+{
+    atomic_fetch_add(&gh->st_requests, 1);
+    if (gh->metrics == NULL)
+        return;
+    char labels[96];
+    int n = r->status > 0
+                ? snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%ld\"", route, r->status)
+                : snprintf(labels, sizeof(labels), "route=\"%s\",status=\"error\"", route);
+    if (n < 0 || (size_t)n >= sizeof(labels))
+        return;
+    hq_series_add(hq_metrics_series(gh->metrics, "hookq_github_requests_total", labels), 1);
+}
+
+/* Copies a message, cut to fit (a cut message still says what failed). */
+static void copy_msg(char *dst, size_t cap, const char *src)
+{
+    int n = snprintf(dst, cap, "%s", src);
+    if (n < 0)
+        dst[0] = '\0';
+}
+
+#define SETOPT(c, opt, val)                                                                        \
+    do {                                                                                           \
+        if (curl_easy_setopt(c, opt, val) != CURLE_OK) {                                           \
+            r->transport_error = HQ_EHTTP;                                                         \
+            copy_msg(r->curl_msg, sizeof(r->curl_msg), "curl refused option " #opt);               \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * Sends one request. body NULL makes a GET, else a POST of that JSON.
+ * credential is the JWT or token (sent as "Authorization: Bearer ...").
+ * Returns 0 with *r filled (a transport failure is in r->transport_error),
+ * or -ENOMEM.
+ */
+static int perform(hq_github *gh, const char *route, const char *url, const char *credential,
+                   const char *body, struct response *r)
+{
+    struct easy *e = NULL;
+    struct curl_slist *hdrs = NULL, *h;
+    char *auth = NULL;
+    int rc;
+
+    response_reset(r);
+    size_t alen = strlen("Authorization: Bearer ") + strlen(credential) + 1;
+    auth = malloc(alen);
+    if (auth == NULL)
+        return -ENOMEM;
+    int n = snprintf(auth, alen, "Authorization: Bearer %s", credential);
+    if (n < 0 || (size_t)n >= alen) {
+        rc = -EINVAL;
+        goto out;
+    }
+    static const char *const fixed[] = {"Accept: application/vnd.github+json",
+                                        "X-GitHub-Api-Version: 2022-11-28",
+                                        "Content-Type: application/json", "Expect:"};
+    rc = -ENOMEM;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        if ((h = curl_slist_append(hdrs, fixed[i])) == NULL)
+            goto out;
+        hdrs = h;
+    }
+    if ((h = curl_slist_append(hdrs, auth)) == NULL)
+        goto out;
+    hdrs = h;
+    rc = pool_take(gh, &e);
+    if (rc < 0)
+        goto out;
+    rc = 0;
+    CURL *c = e->curl;
+    curl_easy_reset(c); /* keeps the handle's open connections */
+    SETOPT(c, CURLOPT_URL, url);
+    SETOPT(c, CURLOPT_SHARE, gh->share);
+    SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(c, CURLOPT_FOLLOWLOCATION, 1L); /* a renamed repository answers 301/307 */
+    SETOPT(c, CURLOPT_MAXREDIRS, 3L);
+    SETOPT(c, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+    SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, gh->connect_ms);
+    SETOPT(c, CURLOPT_TIMEOUT_MS, gh->total_ms);
+    SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(c, CURLOPT_USERAGENT, gh->user_agent);
+    SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
+    SETOPT(c, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(c, CURLOPT_WRITEDATA, r);
+    SETOPT(c, CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(c, CURLOPT_HEADERDATA, r);
+    SETOPT(c, CURLOPT_ERRORBUFFER, r->curl_msg);
+    if (body != NULL) {
+        SETOPT(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        SETOPT(c, CURLOPT_POSTFIELDS, body);
+    } else {
+        SETOPT(c, CURLOPT_HTTPGET, 1L);
+    }
+    CURLcode cc = curl_easy_perform(c);
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    } else {
+        r->status = 0;
+        r->transport_error = r->overflow                      ? HQ_ETOOBIG
+                             : cc == CURLE_OPERATION_TIMEDOUT ? HQ_ETIMEOUT
+                                                              : HQ_EHTTP;
+        if (r->curl_msg[0] == '\0')
+            copy_msg(r->curl_msg, sizeof(r->curl_msg), curl_easy_strerror(cc));
+    }
+    count_request(gh, route, r);
+out:
+    if (e != NULL) {
+        /* the handle must not keep pointers into this call's memory */
+        curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
+        pool_give(gh, e);
+    }
+    curl_slist_free_all(hdrs);
+    if (auth != NULL) {
+        memset(auth, 0, alen);
+        free(auth);
+    }
+    return rc;
+}
+
+/* ---- classification ------------------------------------------------------------------ */
+
+static enum hq_retry_kind classify(hq_github *gh, uint64_t inst, const struct response *r,
+                                   bool malformed, const char *route, struct hq_gh_result *res)
+{
+    struct hq_retry_answer a = {
+        .http_status = (int)r->status,
+        .transport_error = r->transport_error,
+        .malformed = malformed,
+        .retry_after = r->retry_after[0] ? r->retry_after : NULL,
+        .ratelimit_remaining = r->rl_remaining[0] ? r->rl_remaining : NULL,
+        .ratelimit_reset = r->rl_reset[0] ? r->rl_reset : NULL,
+        .body = r->body,
+        .body_len = r->len,
+        .secondary_hits = hq_pacing_secondary_hits(gh->pacing, inst),
+        .now_ms = hq_now_ms(),
+    };
+    enum hq_retry_kind kind = hq_retry_classify(&a, res);
+    if (r->transport_error != 0) {
+        int n = snprintf(res->reason, sizeof(res->reason), "%s: no answer from GitHub: %s", route,
+                         r->transport_error == HQ_ETOOBIG ? "answer over 1 MiB" : r->curl_msg);
+        if (n < 0)
+            res->reason[0] = '\0';
+    }
+    if (res->ratelimit_remaining >= 0 && gh->m_remaining != NULL)
+        hq_series_set(gh->m_remaining, (double)res->ratelimit_remaining);
+    return kind;
+}
+
+/* Parses a 2xx body as a JSON object; NULL when it is not one. */
+static cJSON *parse_object(const struct response *r)
+{
+    if (r->body == NULL)
+        return NULL;
+    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+    if (doc != NULL && !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+static bool is_2xx(const struct response *r)
+{
+    return r->status >= 200 && r->status < 300;
+}
+
+__attribute__((format(printf, 3, 4))) static void permanent(struct hq_gh_result *res,
+                                                            int http_status, const char *fmt, ...)
+{
+    memset(res, 0, sizeof(*res));
+    res->outcome = HQ_GH_PERMANENT;
+    res->http_status = http_status;
+    res->ratelimit_remaining = -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        res->reason[0] = '\0';
+}
+
+/* ---- tokens ---------------------------------------------------------------------------- */
+
+/* A token is sent in a header: printable ASCII without blanks only. */
+static bool valid_token(const char *t, size_t n)
+{
+    if (n == 0 || n > HQ_GH_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] <= 0x20 || t[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* token_cache's fetch: POST /app/installations/{id}/access_tokens with the JWT. */
+static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_at_ms,
+                       struct hq_gh_result *fail)
+{
+    hq_github *gh = arg;
+    struct response r = {0};
+    char url[HQ_GH_URL_MAX];
+    char *jwt = NULL;
+    cJSON *doc = NULL;
+    int rc;
+
+    *token = NULL;
+    int n =
+        snprintf(url, sizeof(url), "%s/app/installations/%" PRIu64 "/access_tokens", gh->api, inst);
+    if (n < 0 || (size_t)n >= sizeof(url)) {
+        rc = HQ_ETOOBIG;
+        goto out;
+    }
+    rc = hq_jwt_get(gh->jwt, hq_now_ms(), &jwt);
+    if (rc < 0)
+        goto out;
+    rc = perform(gh, "access_tokens", url, jwt, "{}", &r);
+    if (rc < 0)
+        goto out;
+    atomic_fetch_add(&gh->st_token_requests, 1);
+    hq_series_add(gh->m_token_requests, 1);
+
+    bool malformed = false;
+    const cJSON *t = NULL, *exp = NULL;
+    int64_t expires = 0;
+    if (is_2xx(&r)) {
+        doc = parse_object(&r);
+        t = cJSON_GetObjectItemCaseSensitive(doc, "token");
+        exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_at");
+        malformed = !cJSON_IsString(t) || !valid_token(t->valuestring, strlen(t->valuestring)) ||
+                    !cJSON_IsString(exp) || hq_parse_rfc3339(exp->valuestring, &expires) < 0;
+    }
+    enum hq_retry_kind kind = classify(gh, inst, &r, malformed, "access_tokens", fail);
+    if (kind == HQ_RK_OK) {
+        *token = strdup(t->valuestring);
+        if (*token == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        *expires_at_ms = expires;
+    } else if (kind == HQ_RK_TOKEN) {
+        n = snprintf(fail->reason, sizeof(fail->reason),
+                     "GitHub refused the App's JWT (HTTP 401): check HOOKQ_APP_ID, the key and "
+                     "the clock");
+        if (n < 0)
+            fail->reason[0] = '\0';
+    } else if (kind == HQ_RK_PERMANENT && r.status == 404) {
+        permanent(fail, 404, "installation %" PRIu64 " not found (HTTP 404)", inst);
+    }
+out:
+    cJSON_Delete(doc);
+    free(jwt);
+    response_reset(&r);
+    return rc;
+}
+
+/* The credential for a call: a cached installation token or the personal token. */
+static int get_token(hq_github *gh, uint64_t inst, struct hq_token *tok, struct hq_gh_result *res)
+{
+    if (gh->pat != NULL) {
+        memset(tok, 0, sizeof(*tok));
+        tok->value = strdup(gh->pat);
+        tok->cached = true;
+        return tok->value != NULL ? 0 : -ENOMEM;
+    }
+    int rc = hq_token_cache_get(gh->tokens, inst, tok, res);
+    if (rc == 0 && tok->value != NULL && tok->cached) {
+        atomic_fetch_add(&gh->st_cache_hits, 1);
+        hq_series_add(gh->m_cache_hits, 1);
+    }
+    return rc;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * One call with an installation (or personal) token, with the client's own
+ * handling of 401, young tokens and rate-limit bookkeeping (github.h).
+ * Returns 0 with *res, or a negative local error.
+ */
+static int call_with_token(hq_github *gh, uint64_t inst, const char *route, const char *url,
+                           const char *body, struct hq_gh_result *res)
+{
+    struct hq_token tok = {0};
+    struct response r = {0};
+    bool refreshed = false;
+    int64_t young_sleep = YOUNG_SLEEP_FIRST_MS;
+    int rc;
+
+    for (;;) {
+        hq_token_clear(&tok);
+        rc = get_token(gh, inst, &tok, res);
+        if (rc < 0 || tok.value == NULL)
+            goto out; /* res holds why no token came */
+        rc = perform(gh, route, url, tok.value, body, &r);
+        if (rc < 0)
+            goto out;
+        bool malformed = false;
+        if (is_2xx(&r)) {
+            cJSON *doc = parse_object(&r);
+            malformed = doc == NULL;
+            cJSON_Delete(doc);
+        }
+        enum hq_retry_kind kind = classify(gh, inst, &r, malformed, route, res);
+        uint64_t reset_s = 0;
+        if (res->ratelimit_remaining >= 0 && r.rl_reset[0] != '\0' &&
+            hq_parse_uint(r.rl_reset, 0, UINT32_MAX, &reset_s) == 0)
+            hq_pacing_note_limits(gh->pacing, inst, res->ratelimit_remaining,
+                                  (int64_t)reset_s * 1000);
+        if (kind == HQ_RK_OK) {
+            hq_pacing_note_ok(gh->pacing, inst);
+            goto out;
+        }
+        if (kind == HQ_RK_RATE_LIMIT || kind == HQ_RK_SECONDARY) {
+            hq_pacing_block(gh->pacing, inst, res->retry_at_ms, kind == HQ_RK_SECONDARY);
+            goto out;
+        }
+        int64_t age = hq_now_ms() - tok.obtained_ms;
+        if ((r.status == 401 || r.status == 403) && gh->pat == NULL && age < gh->young_ms) {
+            /* GitHub may not know a seconds-old token everywhere yet */
+            int64_t left = gh->young_ms - age;
+            sleep_ms(young_sleep < left ? young_sleep : left);
+            young_sleep =
+                young_sleep * 2 < YOUNG_SLEEP_MAX_MS ? young_sleep * 2 : YOUNG_SLEEP_MAX_MS;
+            atomic_fetch_add(&gh->st_young, 1);
+            continue;
+        }
+        if (kind == HQ_RK_TOKEN && gh->pat == NULL && !refreshed) {
+            hq_token_cache_drop(gh->tokens, inst, tok.value);
+            refreshed = true;
+            continue;
+        }
+        goto out;
+    }
+out:
+    hq_token_clear(&tok);
+    response_reset(&r);
+    return rc;
+}
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+/* owner/name as GitHub allows them: [A-Za-z0-9-] owner, [A-Za-z0-9._-] name. */
+static bool valid_repo(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (slash == NULL || slash == s || slash - s > 39 || strlen(slash + 1) == 0 ||
+        strlen(slash + 1) > 100)
+        return false;
+    for (const char *p = s; p < slash; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+    for (const char *p = slash + 1; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return false;
+    return strcmp(slash + 1, ".") != 0 && strcmp(slash + 1, "..") != 0;
+}
+
+static bool valid_sha(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf8)
+        n = 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+        return 0; /* overlong, surrogate */
+    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+/* Copies at most HQ_GH_DESCRIPTION_CHARS characters of in, valid UTF-8 only:
+ * invalid bytes become '?', control characters ' '. out holds 4 * 140 + 1. */
+static void cut_description(const char *in, char *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    for (int chars = 0; *s != '\0' && chars < HQ_GH_DESCRIPTION_CHARS; chars++) {
+        size_t n = utf8_len(s);
+        if (n == 0) {
+            out[o++] = '?';
+            s++;
+        } else if (n == 1) {
+            out[o++] = *s < 0x20 || *s == 0x7f ? ' ' : (char)*s;
+            s++;
+        } else {
+            memcpy(out + o, s, n);
+            o += n;
+            s += n;
+        }
+    }
+    out[o] = '\0';
+}
+
+static char *status_body(const char *state, const char *context, const char *description,
+                         const char *target_url)
+{
+    char desc[HQ_GH_DESCRIPTION_CHARS * 4 + 1];
+    char *s = NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    if (cJSON_AddStringToObject(o, "state", state) == NULL ||
+        cJSON_AddStringToObject(o, "context", context) == NULL)
+        goto out;
+    if (description != NULL) {
+        cut_description(description, desc);
+        if (cJSON_AddStringToObject(o, "description", desc) == NULL)
+            goto out;
+    }
+    if (target_url != NULL && target_url[0] != '\0' &&
+        cJSON_AddStringToObject(o, "target_url", target_url) == NULL)
+        goto out;
+    s = cJSON_PrintUnformatted(o);
+out:
+    cJSON_Delete(o);
+    return s;
+}
+
+static unsigned repo_hash(const char *lower)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = lower; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % INST_BUCKETS;
+}
+
+static bool inst_cached(hq_github *gh, const char *lower, uint64_t *id)
+{
+    bool hit = false;
+    pthread_mutex_lock(&gh->inst_lock);
+    for (struct inst_entry *e = gh->inst_buckets[repo_hash(lower)]; e != NULL; e = e->next)
+        if (strcmp(e->repo, lower) == 0) {
+            *id = e->id;
+            hit = true;
+            break;
+        }
+    pthread_mutex_unlock(&gh->inst_lock);
+    return hit;
+}
+
+static void inst_forget_all(hq_github *gh)
+{
+    for (int i = 0; i < INST_BUCKETS; i++) {
+        while (gh->inst_buckets[i] != NULL) {
+            struct inst_entry *e = gh->inst_buckets[i];
+            gh->inst_buckets[i] = e->next;
+            free(e);
+        }
+    }
+    gh->n_inst = 0;
+}
+
+static int inst_remember(hq_github *gh, const char *lower, uint64_t id)
+{
+    struct inst_entry *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    e->id = id;
+    memcpy(e->repo, lower, strlen(lower) + 1);
+    pthread_mutex_lock(&gh->inst_lock);
+    if (gh->n_inst >= INST_CACHE_MAX)
+        inst_forget_all(gh); /* bounded memory; lookups are cheap to redo */
+    unsigned b = repo_hash(lower);
+    e->next = gh->inst_buckets[b];
+    gh->inst_buckets[b] = e;
+    gh->n_inst++;
+    pthread_mutex_unlock(&gh->inst_lock);
+    return 0;
+}
+
+int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_t *id,
+                              struct hq_gh_result *res)
+{
+    char lower[REPO_MAX], url[HQ_GH_URL_MAX];
+    struct response r = {0};
+    char *jwt = NULL;
+    cJSON *doc = NULL;
+    int rc = 0;
+
+    if (gh == NULL || repo_full_name == NULL || id == NULL || res == NULL || gh->jwt == NULL)
+        return -EINVAL;
+    *id = 0;
+    if (!valid_repo(repo_full_name)) {
+        permanent(res, 0, "invalid repository name");
+        return 0;
+    }
+    size_t n = strlen(repo_full_name);
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)repo_full_name[i]);
+    if (inst_cached(gh, lower, id)) {
+        memset(res, 0, sizeof(*res));
+        res->ratelimit_remaining = -1;
+        res->outcome = HQ_GH_OK;
+        return 0;
+    }
+    int w = snprintf(url, sizeof(url), "%s/repos/%s/installation", gh->api, repo_full_name);
+    if (w < 0 || (size_t)w >= sizeof(url))
+        return HQ_ETOOBIG;
+    rc = hq_jwt_get(gh->jwt, hq_now_ms(), &jwt);
+    if (rc < 0)
+        goto out;
+    rc = perform(gh, "installation", url, jwt, NULL, &r);
+    if (rc < 0)
+        goto out;
+    bool malformed = false;
+    const cJSON *jid = NULL;
+    if (is_2xx(&r)) {
+        doc = parse_object(&r);
+        jid = cJSON_GetObjectItemCaseSensitive(doc, "id");
+        malformed = !cJSON_IsNumber(jid) || jid->valuedouble < 1 || jid->valuedouble > 9.0e15;
+    }
+    enum hq_retry_kind kind = classify(gh, 0, &r, malformed, "installation", res);
+    if (kind == HQ_RK_OK) {
+        *id = (uint64_t)jid->valuedouble;
+        rc = inst_remember(gh, lower, *id);
+    } else if (kind == HQ_RK_PERMANENT && r.status == 404) {
+        permanent(res, 404, "the App is not installed on %s (HTTP 404)", repo_full_name);
+    }
+out:
+    cJSON_Delete(doc);
+    free(jwt);
+    response_reset(&r);
+    return rc;
+}
+
+int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t installation_id,
+                          const char *sha, const char *state, const char *context,
+                          const char *description, const char *target_url, struct hq_gh_result *res)
+{
+    static const char *const states[] = {"error", "failure", "pending", "success"};
+    char url[HQ_GH_URL_MAX];
+    char *body = NULL;
+    int64_t retry_at = 0;
+    uint64_t inst = 0;
+    int rc = 0;
+
+    if (gh == NULL || repo_full_name == NULL || sha == NULL || state == NULL || context == NULL ||
+        context[0] == '\0' || res == NULL)
+        return -EINVAL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        known = known || strcmp(state, states[i]) == 0;
+    if (!known)
+        return -EINVAL;
+    if (!valid_repo(repo_full_name)) {
+        permanent(res, 0, "invalid repository name");
+        return 0;
+    }
+    if (!valid_sha(sha)) {
+        permanent(res, 0, "invalid commit sha");
+        return 0;
+    }
+    if (gh->jwt != NULL) {
+        inst = installation_id;
+        if (inst == 0) {
+            rc = hq_github_installation_id(gh, repo_full_name, &inst, res);
+            if (rc < 0 || res->outcome != HQ_GH_OK)
+                goto out;
+        }
+    }
+    rc = hq_pacing_acquire(gh->pacing, inst, true, hq_now_ms(), &retry_at);
+    if (rc < 0)
+        goto out;
+    if (retry_at != 0) {
+        memset(res, 0, sizeof(*res));
+        res->outcome = HQ_GH_WAIT;
+        res->retry_at_ms = retry_at;
+        res->ratelimit_remaining = -1;
+        int n = snprintf(res->reason, sizeof(res->reason),
+                         "paced: installation %" PRIu64 " may post again in %lld ms", inst,
+                         (long long)(retry_at - hq_now_ms()));
+        if (n < 0)
+            res->reason[0] = '\0';
+        atomic_fetch_add(&gh->st_paced, 1);
+        goto out;
+    }
+    int n = snprintf(url, sizeof(url), "%s/repos/%s/statuses/%s", gh->api, repo_full_name, sha);
+    if (n < 0 || (size_t)n >= sizeof(url)) {
+        rc = HQ_ETOOBIG;
+        goto out;
+    }
+    body = status_body(state, context, description, target_url);
+    if (body == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = call_with_token(gh, inst, "statuses", url, body, res);
+out:
+    cJSON_free(body);
+    return rc;
+}
+
+void hq_github_get_stats(hq_github *gh, struct hq_github_stats *out)
+{
+    out->requests = atomic_load(&gh->st_requests);
+    out->token_requests = atomic_load(&gh->st_token_requests);
+    out->token_cache_hits = atomic_load(&gh->st_cache_hits);
+    out->young_token_retries = atomic_load(&gh->st_young);
+    out->paced = atomic_load(&gh->st_paced);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+static int load_pat(hq_github *gh, const char *path, struct hq_cfgerr *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = hq_read_file(path, HQ_GH_TOKEN_MAX, &buf, &len);
+    if (rc < 0) {
+        char why[160];
+        int n = snprintf(why, sizeof(why), "cannot read the token file: %s", hq_strerror(rc));
+        hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", path, n < 0 ? "cannot read the token file" : why);
+        return rc;
+    }
+    size_t start = 0;
+    while (start < len && isspace((unsigned char)buf[start]))
+        start++;
+    while (len > start && isspace((unsigned char)buf[len - 1]))
+        len--;
+    if (!valid_token(buf + start, len - start)) {
+        hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", path,
+                      "the file holds no token (one line of printable characters expected)");
+        rc = HQ_EPARSE;
+        goto out;
+    }
+    gh->pat = strndup(buf + start, len - start);
+    if (gh->pat == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    hq_log_secret(gh->pat);
+out:
+    memset(buf, 0, len);
+    free(buf);
+    return rc;
+}
+
+static int setup_metrics(hq_github *gh, hq_metrics *m)
+{
+    int rc;
+    gh->metrics = m;
+    if (m == NULL)
+        return 0;
+    if ((rc = hq_metrics_declare(m, "hookq_github_requests_total", HQ_COUNTER,
+                                 "GitHub API requests by route and HTTP status", NULL, 0)) < 0 ||
+        (rc = hq_metrics_declare(m, "hookq_token_requests_total", HQ_COUNTER,
+                                 "Installation access tokens requested", NULL, 0)) < 0 ||
+        (rc = hq_metrics_declare(m, "hookq_token_cache_hits_total", HQ_COUNTER,
+                                 "Installation tokens served from the cache", NULL, 0)) < 0 ||
+        (rc = hq_metrics_declare(m, "hookq_github_ratelimit_remaining", HQ_GAUGE,
+                                 "x-ratelimit-remaining of the last GitHub answer", NULL, 0)) < 0)
+        return rc;
+    gh->m_token_requests = hq_metrics_series(m, "hookq_token_requests_total", NULL);
+    gh->m_cache_hits = hq_metrics_series(m, "hookq_token_cache_hits_total", NULL);
+    gh->m_remaining = hq_metrics_series(m, "hookq_github_ratelimit_remaining", NULL);
+    if (gh->m_token_requests == NULL || gh->m_cache_hits == NULL || gh->m_remaining == NULL)
+        return -ENOMEM;
+    hq_series_set(gh->m_remaining, -1);
+    return 0;
+}
+
+static int check_opts(const struct hq_github_opts *o, struct hq_cfgerr *err)
+{
+    const char *api = o->api_url;
+    if (api == NULL || (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0))
+        return hq_cfgerr_set(err, "HOOKQ_GITHUB_API", api, "must be an http(s):// URL");
+    if (strlen(api) >= API_MAX)
+        return hq_cfgerr_set(err, "HOOKQ_GITHUB_API", api, "URL too long");
+    bool app = o->app_id != 0 || o->app_key_path != NULL;
+    if (app && o->token_path != NULL)
+        return hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", o->token_path,
+                             "set either a GitHub App (HOOKQ_APP_ID, HOOKQ_APP_KEY_FILE) or a "
+                             "token file, not both");
+    if (!app && o->token_path == NULL)
+        return hq_cfgerr_set(err, "HOOKQ_APP_ID", NULL,
+                             "set a GitHub App (HOOKQ_APP_ID and HOOKQ_APP_KEY_FILE) or "
+                             "HOOKQ_TOKEN_FILE");
+    if (app && o->app_id == 0)
+        return hq_cfgerr_set(err, "HOOKQ_APP_ID", NULL, "required with HOOKQ_APP_KEY_FILE");
+    if (app && o->app_key_path == NULL)
+        return hq_cfgerr_set(err, "HOOKQ_APP_KEY_FILE", NULL, "required with HOOKQ_APP_ID");
+    if (o->connect_timeout_ms <= 0 || o->total_timeout_ms <= 0 || o->token_margin_ms < 0 ||
+        o->young_token_retry_ms < 0 || o->max_in_flight == 0 || o->max_in_flight > 4096)
+        return hq_cfgerr_set(err, "github client", NULL,
+                             "timeouts and max_in_flight must be positive, margins not negative");
+    if (o->user_agent != NULL && strlen(o->user_agent) >= 128)
+        return hq_cfgerr_set(err, "github client", NULL, "user agent too long");
+    return 0;
+}
+
+int hq_github_create(const struct hq_github_opts *o, hq_github **out)
+{
+    hq_github *gh = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = check_opts(o, o->err);
+    if (rc < 0)
+        return rc;
+    gh = calloc(1, sizeof(*gh));
+    if (gh == NULL)
+        return -ENOMEM;
+    /* every mutex is initialised before the first failure path that destroys */
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&gh->share_locks[i], NULL);
+    pthread_mutex_init(&gh->pool_lock, NULL);
+    pthread_cond_init(&gh->pool_cond, NULL);
+    pthread_mutex_init(&gh->inst_lock, NULL);
+
+    size_t alen = strlen(o->api_url);
+    while (alen > 0 && o->api_url[alen - 1] == '/')
+        alen--;
+    memcpy(gh->api, o->api_url, alen);
+    gh->api[alen] = '\0';
+    int n = snprintf(gh->user_agent, sizeof(gh->user_agent), "%s",
+                     o->user_agent ? o->user_agent : "hookq/" HOOKQ_VERSION);
+    if (n < 0 || (size_t)n >= sizeof(gh->user_agent)) {
+        rc = HQ_ECONFIG;
+        goto fail;
+    }
+    gh->connect_ms = o->connect_timeout_ms;
+    gh->total_ms = o->total_timeout_ms;
+    gh->young_ms = o->young_token_retry_ms;
+    gh->max_in_flight = o->max_in_flight;
+
+    rc = hq_pacing_create(&o->pacing, &gh->pacing);
+    if (rc < 0) {
+        hq_cfgerr_set(o->err, "pacing", NULL,
+                      "per-minute and per-hour limits must be 1..100000, the reserve >= 0");
+        goto fail;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        rc = HQ_EHTTP;
+        goto fail;
+    }
+    gh->curl_inited = true;
+    gh->share = curl_share_init();
+    if (gh->share == NULL ||
+        curl_share_setopt(gh->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(gh->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(gh->share, CURLSHOPT_USERDATA, gh) != CURLSHE_OK ||
+        curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        rc = HQ_EHTTP;
+        goto fail;
+    }
+    rc = setup_metrics(gh, o->metrics);
+    if (rc < 0)
+        goto fail;
+
+    if (o->token_path != NULL) {
+        rc = load_pat(gh, o->token_path, o->err);
+        if (rc < 0)
+            goto fail;
+    } else {
+        char app_id[24], why[256] = "";
+        n = snprintf(app_id, sizeof(app_id), "%" PRIu64, o->app_id);
+        if (n < 0 || (size_t)n >= sizeof(app_id)) {
+            rc = HQ_ECONFIG;
+            goto fail;
+        }
+        rc = hq_jwt_create(o->app_key_path, app_id, &gh->jwt, why, sizeof(why));
+        if (rc < 0) {
+            hq_cfgerr_set(o->err, rc == HQ_ECONFIG ? "HOOKQ_APP_ID" : "HOOKQ_APP_KEY_FILE",
+                          rc == HQ_ECONFIG ? app_id : o->app_key_path, why);
+            goto fail;
+        }
+        rc = hq_token_cache_create(o->token_margin_ms, fetch_token, gh, &gh->tokens);
+        if (rc < 0)
+            goto fail;
+    }
+    *out = gh;
+    return 0;
+fail:
+    hq_github_destroy(gh);
+    return rc;
+}
+
+void hq_github_destroy(hq_github *gh)
+{
+    if (gh == NULL)
+        return;
+    while (gh->free_list != NULL) {
+        struct easy *e = gh->free_list;
+        gh->free_list = e->next;
+        curl_easy_cleanup(e->curl);
+        free(e);
+    }
+    if (gh->share != NULL)
+        curl_share_cleanup(gh->share);
+    if (gh->curl_inited)
+        curl_global_cleanup();
+    hq_token_cache_destroy(gh->tokens);
+    hq_jwt_destroy(gh->jwt);
+    if (gh->pat != NULL) {
+        memset(gh->pat, 0, strlen(gh->pat));
+        free(gh->pat);
+    }
+    hq_pacing_destroy(gh->pacing);
+    inst_forget_all(gh);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&gh->share_locks[i]);
+    pthread_mutex_destroy(&gh->pool_lock);
+    pthread_cond_destroy(&gh->pool_cond);
+    pthread_mutex_destroy(&gh->inst_lock);
+    free(gh);
+}
