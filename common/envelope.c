@@ -35,6 +35,18 @@ size_t hq_envelope_size(const struct hq_event *ev)
     return n;
 }
 
+int hq_envelope_check(const struct hq_event *ev)
+{
+    const char *s[NSTRINGS];
+    string_fields(ev, s);
+    for (int i = 0; i < NSTRINGS; i++)
+        if (s[i] != NULL && strlen(s[i]) > string_caps[i])
+            return HQ_ETOOBIG;
+    if (ev->step > HQ_STEP_FINAL_POSTED || ev->check_state > HQ_CHECK_ERROR)
+        return -EINVAL;
+    return 0;
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -67,9 +79,9 @@ int hq_envelope_encode(const struct hq_event *ev, uint8_t *buf, size_t cap, size
     size_t need = hq_envelope_size(ev);
     if (cap < need)
         return HQ_ETOOBIG;
-    for (int i = 0; i < NSTRINGS; i++)
-        if (s[i] != NULL && strlen(s[i]) > string_caps[i])
-            return HQ_ETOOBIG;
+    int rc = hq_envelope_check(ev);
+    if (rc != 0)
+        return rc;
     uint8_t *p = buf;
     memcpy(p, "HQE", 3);
     p[3] = HQ_ENVELOPE_VERSION;

@@ -23,6 +23,11 @@
 #define HQ_ENVELOPE_VERSION 1
 #define HQ_ENVELOPE_FIXED_LEN (4 + 4 * 8 + 3 * 8 + 3 * 4)
 
+/* 0 if ev can be encoded and would decode again: strings within their caps
+ * and free of NUL (they are C strings), step and check_state in range;
+ * HQ_ETOOBIG or -EINVAL otherwise. */
+HQ_WUR int hq_envelope_check(const struct hq_event *ev);
+
 /* Bytes hq_envelope_encode needs for ev (payload not included). */
 size_t hq_envelope_size(const struct hq_event *ev);
 

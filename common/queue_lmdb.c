@@ -260,8 +260,12 @@ static int envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen
 {
     size_t cap = hq_envelope_size(ev), len;
     MDB_val key = {klen, (void *)k}, val = {cap, NULL};
+    /* Check first: once reserved, a failed encode would commit garbage. */
+    int rc = hq_envelope_check(ev);
+    if (rc != 0)
+        return rc;
     /* MDB_RESERVE: encode straight into the page, no bounce buffer. */
-    int rc = mdb_put(txn, dbi, &key, &val, MDB_RESERVE);
+    rc = mdb_put(txn, dbi, &key, &val, MDB_RESERVE);
     if (rc != 0)
         return map_err(rc);
     return hq_envelope_encode(ev, val.mv_data, cap, &len);
@@ -1020,6 +1024,11 @@ static int step_fn(hq_queue *q, MDB_txn *txn, void *arg)
     int rc = leased_head(q, txn, a->lease, &r, hk, &ev);
     if (rc != 0)
         return rc;
+    /* Steps only go forward: a late record of an earlier step is a no-op. */
+    if (a->step < ev->step) {
+        rc = 0;
+        goto out;
+    }
     ev->step = a->step;
     if (a->step == HQ_STEP_CHECKED) {
         ev->check_state = a->state;
@@ -1283,18 +1292,18 @@ static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
     if (in->repo_id == 0 || in->delivery == NULL || in->delivery[0] == '\0' ||
         strlen(in->delivery) > HQ_MAX_DELIVERY_LEN || in->payload == NULL)
         return -EINVAL;
+    int rc = hq_envelope_check(in);
+    if (rc != 0)
+        return rc;
     uint8_t dk[8 + HQ_MAX_DELIVERY_LEN];
     MDB_val key = {dedup_key(dk, in->hook_id, in->delivery), dk}, val;
-    int rc = mdb_get(txn, q->dedup, &key, &val);
-    if (rc == 0 && val.mv_size >= 16) {
-        struct hq_event *old = NULL;
-        int drc = dead_get(q, txn, rd_be64((uint8_t *)val.mv_data + 8), &old);
-        hq_event_free(old);
-        if (drc == 0)
-            return HQ_EDUPLICATE;
-    } else if (rc != MDB_NOTFOUND && rc != 0) {
+    /* Known here already (queued, done or dead within the window): importing
+     * it again could run it twice. */
+    rc = mdb_get(txn, q->dedup, &key, &val);
+    if (rc == 0)
+        return HQ_EDUPLICATE;
+    if (rc != MDB_NOTFOUND)
         return map_err(rc);
-    }
     uint64_t id;
     if ((rc = meta_add(q, txn, "next_seq", 1, &id)) != 0)
         return rc;
@@ -1321,6 +1330,8 @@ static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
     memcpy(ak + 8, dk, key.mv_size);
     MDB_val akey = {8 + key.mv_size, ak}, empty = {0, NULL};
     if ((rc = map_err(mdb_put(txn, q->dedup_age, &akey, &empty, 0))) != 0)
+        return rc;
+    if ((rc = meta_add(q, txn, "dead_total", 1, NULL)) != 0)
         return rc;
     a->new_id = id;
     return 0;

@@ -91,6 +91,7 @@ struct job {
     const struct hq_event *ev;
     struct hq_log_ctx log;
     char sha[41];
+    bool pending_unrecorded; /* pending posted in this attempt, step not stored yet */
 };
 
 static enum hq_outcome queue_failed(struct job *j, const char *what, int rc)
@@ -110,6 +111,13 @@ static enum hq_outcome attempt_failed(struct job *j, const char *why)
     const struct worker_config *cfg = j->p->cfg;
     unsigned attempt = j->ev->attempts + 1;
     int rc;
+    if (j->pending_unrecorded && attempt < cfg->max_attempts) {
+        /* The next attempt need not post pending again. */
+        rc = hq_queue_record_step(j->p->q, j->lease, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE, NULL);
+        if (rc != 0)
+            return queue_failed(j, "recording pending", rc);
+        j->pending_unrecorded = false;
+    }
     if (attempt >= cfg->max_attempts) {
         char reason[HQ_MAX_REASON_LEN];
         snprintf(reason, sizeof(reason), "%u attempts failed; last: %s", attempt, why);
@@ -207,7 +215,7 @@ static enum hq_outcome finish(struct job *j, enum hq_outcome o)
 enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
                                  const struct hq_event *ev, const atomic_bool *cancel)
 {
-    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, ""};
+    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, "", false};
     j.log.delivery = ev->delivery;
     j.log.repo = ev->repo_name;
     j.log.event = ev->event;
@@ -231,11 +239,13 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
 
     uint32_t step = ev->step;
     if (step < HQ_STEP_PENDING_POSTED) {
+        /* Not recorded on its own: the check's stored result implies it, and
+         * a failure before that records it first (see attempt_failed). A
+         * crash in between posts pending again, which is harmless. This
+         * saves one durable commit per event. */
         if (cfg->post_pending && (o = post(&j, "pending", "hookq: check running")) >= 0)
             return finish(&j, (enum hq_outcome)o);
-        if ((rc = hq_queue_record_step(p->q, lease, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE,
-                                       NULL)) != 0)
-            return finish(&j, queue_failed(&j, "recording pending", rc));
+        j.pending_unrecorded = true;
         step = HQ_STEP_PENDING_POSTED;
     }
 
@@ -259,7 +269,12 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
             hq_series_observe(p->check_seconds, (double)cr->duration_ms / 1000.0);
             j.log.duration_ms = cr->duration_ms;
             if (cr->outcome == HQ_CHECK_CANCELLED) {
-                rc = hq_queue_retry(p->q, lease, hq_now_ms(), false, "shutdown");
+                rc = 0;
+                if (j.pending_unrecorded)
+                    rc = hq_queue_record_step(p->q, lease, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE,
+                                              NULL);
+                if (rc == 0)
+                    rc = hq_queue_retry(p->q, lease, hq_now_ms(), false, "shutdown");
                 out = rc == 0 ? HQ_OUT_RELEASED : queue_failed(&j, "releasing", rc);
                 if (rc == 0)
                     hq_info("released", &j.log, "check cancelled by shutdown; given back");
@@ -274,6 +289,7 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
                                           (enum hq_check_state)state, desc);
                 if (rc != 0)
                     out = queue_failed(&j, "recording the check result", rc);
+                j.pending_unrecorded = false; /* CHECKED implies it */
             }
             j.log.duration_ms = -1;
         }

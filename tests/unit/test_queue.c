@@ -673,6 +673,61 @@ HQ_TEST(import_dead_round_trip)
     hq_queue_close(q);
 }
 
+static int count_dead_cb(const struct hq_event *ev, void *arg)
+{
+    (void)ev;
+    (*(int *)arg)++;
+    return 0;
+}
+
+HQ_TEST(bad_import_is_refused_and_stores_nothing)
+{
+    hq_queue *q = open_q(10, 0);
+    static char reason[HQ_MAX_REASON_LEN + 10];
+    memset(reason, 'r', sizeof(reason) - 1);
+    struct hq_event in = {.repo_id = 4, .repo_name = "o/r", .delivery = "big", .event = "push",
+                          .reason = reason, .payload = "{}", .payload_len = 2};
+    uint64_t id;
+    CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_ETOOBIG);
+    in.reason = "ok";
+    in.step = 9;
+    CHECK_EQ(hq_queue_import_dead(q, &in, &id), -EINVAL);
+    in.step = 0;
+    CHECK_EQ(hq_queue_import_dead(q, &in, &id), 0);
+    int n = 0;
+    CHECK_EQ(hq_queue_foreach_dead(q, false, count_dead_cb, &n), 0);
+    CHECK_EQ(n, 1);
+    /* A delivery this host already has queued is a duplicate. */
+    CHECK_EQ(enq(q, 1, 1, "queued-here", NULL), 0);
+    in.delivery = "queued-here";
+    in.hook_id = 1;
+    CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_EDUPLICATE);
+    struct hq_queue_stats st;
+    CHECK_EQ(hq_queue_stats(q, &st), 0);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.dead_total, 1);
+    hq_queue_close(q);
+}
+
+HQ_TEST(steps_never_go_backwards)
+{
+    hq_queue *q = open_q(10, 0);
+    CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_SUCCESS, "fine"), 0);
+    CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE, NULL), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "x"), 0);
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->step, HQ_STEP_CHECKED);
+    CHECK_STR(ev->check_desc, "fine");
+    hq_event_free(ev);
+    hq_queue_close(q);
+}
+
 HQ_TEST(wait_wakes_on_enqueue_from_other_process)
 {
     hq_queue *q = open_q(10, 0);

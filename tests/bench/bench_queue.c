@@ -1,0 +1,117 @@
+/*
+ * bench_queue: the scheduler's cost per event as the number of ready
+ * repositories grows (issue 4: flat within 20% from 10 to 100,000).
+ *
+ * For each N: a fresh database with N repositories of 2 events each, then
+ * single-threaded cycles of lease + complete + enqueue of a new event for
+ * that repository (so N repositories stay ready: a steady state), timed. Run with sync off (the
+ * fsync would hide the CPU cost being measured) and with sync on for one
+ * size to show the durable figure. Prints one row per N.
+ *
+ *   bench_queue DIR [cycles]
+ */
+#include "clock.h"
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int fill(hq_queue *q, unsigned n)
+{
+    enum { BATCH = 1000 };
+    struct hq_enqueue items[BATCH];
+    char deliveries[BATCH][32];
+    static const char payload[] = "{\"after\":\"0123456789abcdef0123456789abcdef01234567\"}";
+    unsigned made = 0;
+    for (unsigned round = 0; round < 2; round++) {
+        for (unsigned r = 0; r < n;) {
+            unsigned k = 0;
+            for (; k < BATCH && r < n; k++, r++) {
+                snprintf(deliveries[k], sizeof(deliveries[k]), "d-%u-%u", round, r);
+                items[k] = (struct hq_enqueue){.hook_id = 1, .delivery = deliveries[k],
+                                               .event = "push", .repo_id = r + 1,
+                                               .repo_name = "bench/repo", .payload = payload,
+                                               .payload_len = sizeof(payload) - 1};
+            }
+            if (hq_queue_enqueue(q, items, k) != 0)
+                return -1;
+            made += k;
+        }
+    }
+    return (int)made;
+}
+
+static double run(const char *dir, unsigned n, unsigned cycles, bool sync)
+{
+    char path[4096], cmd[4200];
+    snprintf(path, sizeof(path), "%s/q-%u-%d", dir, n, sync);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        return -1;
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.path = path;
+    o.map_size = 8ull << 30;
+    o.no_sync = true;
+    hq_queue *q;
+    if (hq_queue_open(&o, &q) != 0 || fill(q, n) < 0)
+        return -1;
+    hq_queue_close(q);
+    o.no_sync = !sync;
+    if (hq_queue_open(&o, &q) != 0)
+        return -1;
+    int64_t t0 = hq_mono_ms();
+    for (unsigned i = 0; i < cycles; i++) {
+        struct hq_lease l;
+        struct hq_event *ev;
+        int64_t next;
+        if (hq_queue_lease(q, "bench", 60000, &l, &ev, &next) != 0)
+            return -1;
+        uint64_t repo = ev->repo_id;
+        hq_event_free(ev);
+        if (hq_queue_complete(q, &l) != 0)
+            return -1;
+        char d[32];
+        snprintf(d, sizeof(d), "n-%u", i);
+        struct hq_enqueue it = {.hook_id = 1, .delivery = d, .event = "push", .repo_id = repo,
+                                .repo_name = "bench/repo", .payload = "{}", .payload_len = 2};
+        if (hq_queue_enqueue(q, &it, 1) != 0 || it.result != 0)
+            return -1;
+    }
+    double us = (double)(hq_mono_ms() - t0) * 1000.0 / cycles;
+    hq_queue_close(q);
+    if (system(cmd) != 0)
+        return -1;
+    return us;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_queue DIR [cycles]\n");
+        return 2;
+    }
+    unsigned cycles = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 20000;
+    mkdir(argv[1], 0700);
+    static const unsigned sizes[] = {10, 100, 1000, 10000, 100000};
+    printf("%-22s %14s %10s\n", "ready repositories", "us per event", "vs 10");
+    printf("(one event = lease + complete + enqueue, 3 commits, sync off)\n");
+    double base = 0;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        double us = run(argv[1], sizes[i], cycles, false);
+        if (us < 0) {
+            fprintf(stderr, "bench_queue: failed at %u\n", sizes[i]);
+            return 1;
+        }
+        if (i == 0)
+            base = us;
+        printf("%-22u %14.2f %9.0f%%\n", sizes[i], us, 100.0 * us / base);
+        fflush(stdout);
+    }
+    double durable = run(argv[1], 1000, cycles / 10, true);
+    printf("durable (sync on), 1000 repositories, one thread: %.1f us per cycle\n",
+           durable);
+    return 0;
+}
