@@ -63,6 +63,15 @@ HQ_WUR int ingest_content_length(const char *value, uint64_t *out);
  */
 HQ_WUR int ingest_form_payload(const char *body, size_t len, char **out, size_t *outlen);
 
+/*
+ * Makes cJSON allocate from a per-thread arena for ingest_route (see
+ * ingest.c); a thread's arena is freed when the thread exits. Call once in
+ * main before threads start and before any other cJSON use; after it, cJSON
+ * trees must not be freed on another thread than the one that built them.
+ * Optional: without it ingest_route uses malloc.
+ */
+void ingest_init(void);
+
 /* Routing facts of a payload. Strings are NUL-terminated copies. */
 struct ingest_route {
     bool has_repository;      /* false: the event names no repository (ignored) */

@@ -11,6 +11,7 @@
  */
 #include "committer.h"
 #include "http.h"
+#include "ingest.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hq_log_setup("hookq-receiver", cfg.log_json, cfg.log_level);
+    ingest_init();
     for (size_t i = 0; i < hq_sigkeys_count(cfg.keys); i++)
         hq_log_secret(hq_sigkeys_secret(cfg.keys, i));
 

@@ -153,7 +153,7 @@ HQ_TEST(form_payload_binary_and_bounds)
     CHECK_EQ(ingest_form_payload(NULL, 0, &out, &len), HQ_EPARSE);
 }
 
-HQ_TEST(route_table)
+static void route_table_cases(void)
 {
     static const struct {
         const char *json;
@@ -227,6 +227,35 @@ HQ_TEST(route_table)
         CHECK_EQ(r.installation_id, cases[i].inst);
         CHECK_STR(r.action, cases[i].action);
     }
+}
+
+HQ_TEST(route_table)
+{
+    route_table_cases();
+}
+
+/* The same table with cJSON on the per-thread arena, twice (the arena is
+ * rewound between parses), and a payload too big for the arena. */
+HQ_TEST(route_table_with_arena)
+{
+    ingest_init();
+    route_table_cases();
+    route_table_cases();
+    size_t n = 2000000;
+    char *big = malloc(n + 100);
+    REQUIRE(big != NULL);
+    size_t pos = (size_t)snprintf(big, 100, "{\"repository\":{\"id\":5,\"full_name\":\"o/r\"},\"l\":[");
+    while (pos < n) {
+        memcpy(big + pos, "{\"k\":1},", 8);
+        pos += 8;
+    }
+    memcpy(big + pos, "1]}", 3);
+    pos += 3;
+    struct ingest_route r;
+    const char *why;
+    CHECK_EQ(ingest_route(big, pos, &r, &why), 0);
+    CHECK_EQ(r.repo_id, 5);
+    free(big);
 }
 
 HQ_TEST(route_length_caps)

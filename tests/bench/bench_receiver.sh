@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# bench_receiver.sh: throughput and latency of hookq-receiver's durable
+# acknowledgements against nginx answering `return 202` on the same machine
+# (the HTTP ceiling), with wrk on loopback. Prints its figures; not a ctest.
+#
+#   tests/bench/bench_receiver.sh BUILD_DIR [SECONDS] [PREFILL_EVENTS]
+#
+# Runs, each SECONDS long (default 10) after a 2 s warm-up, wrk -t2 -c32:
+#   nginx        push (~8 KB) and pull_request opened (~24 KB)
+#   receiver     the same payloads, durable (HOOKQ_SYNC=true), fresh queue
+#   receiver     push again with PREFILL_EVENTS (default 1000000) already
+#                queued, loaded by bench_prefill.c (the queue API in batches
+#                of 1000, no_sync) over 1000 repositories, ~1 KB payloads
+# Each request has its own X-GitHub-Delivery (bench_receiver.lua) and a
+# valid signature. The receiver logs at info to a file, as in production.
+#
+# Targets (issue 2): push req/s >= 40% of nginx with p99 <= 10 ms; peak RSS
+# (VmHWM) <= 32 MiB; >= 90% of the empty-queue throughput with 1M queued.
+set -euo pipefail
+
+BUILD=$(realpath "${1:?usage: bench_receiver.sh BUILD_DIR [SECONDS] [PREFILL_EVENTS]}")
+DUR=${2:-10}
+PREFILL=${3:-1000000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+RECEIVER="$BUILD/receiver/hookq-receiver"
+[ -x "$RECEIVER" ] || { echo "no $RECEIVER (build first)" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "nginx is not installed" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/hookq-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # PORT PATH
+    for _ in $(seq 1 500); do
+        if curl -s -o /dev/null "http://127.0.0.1:$1$2"; then return 0; fi
+        sleep 0.02
+    done
+    echo "nothing answers on port $1" >&2
+    return 1
+}
+
+python3 "$HERE/gen_payloads.py" "$WORK/p" >/dev/null
+
+# wrk_run LABEL PORT PATH PAYLOAD EVENT SECONDS -> the RESULT line
+wrk_run() {
+    BENCH_BODY="$WORK/p/$4.json" BENCH_SIG=$(cat "$WORK/p/$4.sig") BENCH_EVENT=$5 \
+        BENCH_PREFIX="$1-$RANDOM$RANDOM" \
+        wrk -t2 -c32 -d"${6}s" --latency -s "$HERE/bench_receiver.lua" \
+        "http://127.0.0.1:$2$3" >"$WORK/wrk-$1.out" 2>&1
+    grep '^RESULT' "$WORK/wrk-$1.out"
+}
+
+field() { # RESULT-LINE NAME
+    sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
+}
+
+metric() { # PORT NAME
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+hwm_kib() {
+    awk '/^VmHWM/ { print $2 }' "/proc/$1/status"
+}
+
+# The kernel keeps no peak of anonymous memory alone: sample it.
+sample_anon() { # PID OUTFILE
+    local max=0 v
+    while v=$(awk '/^RssAnon/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ -n "$v" ]; do
+        [ "$v" -gt "$max" ] && max=$v && echo "$max" >"$2"
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------- nginx --
+NPORT=$(free_port)
+mkdir -p "$WORK/nginx"
+USER_LINE=""
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+$USER_LINE
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    client_max_body_size 25m;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NPORT;
+        location / {
+            default_type application/json;
+            return 202 '{"result":"accepted","id":1}';
+        }
+    }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+wait_http "$NPORT" /
+
+# ------------------------------------------------------------- receiver --
+start_receiver() { # DB MAP_SIZE LOG -> sets RPID RPORT
+    RPORT=$(free_port)
+    HOOKQ_DB="$1" HOOKQ_MAP_SIZE="$2" HOOKQ_LISTEN="127.0.0.1:$RPORT" \
+        HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" HOOKQ_SYNC=true \
+        "$RECEIVER" 2>>"$3" &
+    RPID=$!
+    PIDS+=("$RPID")
+    wait_http "$RPORT" /healthz
+    echo 0 >"$WORK/anon-$RPID"
+    sample_anon "$RPID" "$WORK/anon-$RPID" &
+}
+
+stop_receiver() {
+    kill -TERM "$RPID"
+    wait "$RPID" || true
+}
+
+# measure LABEL PORT PATH PAYLOAD EVENT IS_RECEIVER -> prints a row, sets LAST_RPS
+measure() {
+    wrk_run "$1-warmup" "$2" "$3" "$4" "$5" 2 >/dev/null
+    local c0=0 s0=0 n0=0
+    if [ "$6" = 1 ]; then
+        c0=$(metric "$2" hookq_commits_total)
+        s0=$(metric "$2" hookq_commit_batch_size_sum)
+        n0=$(metric "$2" hookq_commit_batch_size_count)
+    fi
+    local r
+    r=$(wrk_run "$1" "$2" "$3" "$4" "$5" "$DUR")
+    local secs rps
+    secs=$(field "$r" seconds)
+    rps=$(field "$r" req_s)
+    LAST_RPS=$rps
+    local extra="-"
+    if [ "$6" = 1 ]; then
+        local c1 s1 n1
+        c1=$(metric "$2" hookq_commits_total)
+        s1=$(metric "$2" hookq_commit_batch_size_sum)
+        n1=$(metric "$2" hookq_commit_batch_size_count)
+        extra=$(awk -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v n0="$n0" -v n1="$n1" \
+            -v t="$secs" 'BEGIN { printf "%9.0f %10.1f", (c1 - c0) / t, (s1 - s0) / ((n1 - n0) ? (n1 - n0) : 1) }')
+    fi
+    printf "%-28s %9s %8s %8s %8s %6s %6s %s\n" "$1" "$rps" "$(field "$r" p50_ms)" \
+        "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(field "$r" non2xx)" \
+        "$(field "$r" sock_errors)" "$extra"
+}
+
+echo "hookq receiver benchmark: wrk -t2 -c32, ${DUR}s per run, $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "payloads: push $(stat -c %s "$WORK/p/push.json") B, pull_request $(stat -c %s "$WORK/p/pr.json") B"
+echo
+printf "%-28s %9s %8s %8s %8s %6s %6s %9s %10s\n" run "req/s" "p50 ms" "p99 ms" "max ms" non2xx sockerr \
+    "commits/s" "mean batch"
+
+measure nginx-push "$NPORT" /webhook push push 0
+NGINX_PUSH=$LAST_RPS
+measure nginx-pull_request "$NPORT" /webhook pr pull_request 0
+NGINX_PR=$LAST_RPS
+
+start_receiver "$WORK/db-empty" 4GiB "$WORK/receiver-empty.log"
+measure receiver-push "$RPORT" /webhook push push 1
+RECV_PUSH=$LAST_RPS
+measure receiver-pull_request "$RPORT" /webhook pr pull_request 1
+RECV_PR=$LAST_RPS
+HWM_EMPTY=$(hwm_kib "$RPID")
+ANON_EMPTY=$(cat "$WORK/anon-$RPID")
+QUEUED_AFTER=$(metric "$RPORT" hookq_queue_depth)
+stop_receiver
+
+# ---------------------------------------------------- 1M events queued --
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/common" "$HERE/bench_prefill.c" \
+    "$BUILD/common/libhookq_common.a" $(pkg-config --libs lmdb openssl libcjson) -lpthread \
+    -o "$WORK/bench_prefill"
+t0=$(date +%s.%N)
+"$WORK/bench_prefill" "$WORK/db-full" "$PREFILL" 1000 $((8 << 30))
+t1=$(date +%s.%N)
+start_receiver "$WORK/db-full" 8GiB "$WORK/receiver-full.log"
+DEPTH=$(metric "$RPORT" hookq_queue_depth)
+measure "receiver-push-${PREFILL}-queued" "$RPORT" /webhook push push 1
+RECV_FULL=$LAST_RPS
+HWM_FULL=$(hwm_kib "$RPID")
+ANON_FULL=$(cat "$WORK/anon-$RPID")
+stop_receiver
+
+echo
+awk -v np="$NGINX_PUSH" -v npr="$NGINX_PR" -v rp="$RECV_PUSH" -v rpr="$RECV_PR" \
+    -v rf="$RECV_FULL" -v he="$HWM_EMPTY" -v hf="$HWM_FULL" -v depth="$DEPTH" \
+    -v ae="$ANON_EMPTY" -v af="$ANON_FULL" -v pre="$PREFILL" -v q="$QUEUED_AFTER" -v lt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" '
+BEGIN {
+    printf "receiver/nginx push:          %5.1f%%   (target >= 40%%)\n", 100 * rp / np
+    printf "receiver/nginx pull_request:  %5.1f%%\n", 100 * rpr / npr
+    printf "peak RSS (VmHWM), fresh queue: %6.1f MiB (target <= 32 MiB; %d events queued by then)\n", he / 1024, q
+    printf "  of which anonymous (sampled peak): %6.1f MiB; the rest is LMDB file pages mapped\n", ae / 1024
+    printf "peak RSS (VmHWM), %d queued: %6.1f MiB, anonymous %6.1f MiB\n", depth, hf / 1024, af / 1024
+    printf "throughput with %d queued vs fresh: %5.1f%% (target >= 90%%); prefill took %.1f s\n", depth, 100 * rf / rp, lt
+}'
+echo "(logs and wrk output in $WORK when KEEP=1)"
