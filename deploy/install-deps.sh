@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libmicrohttpd-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcjson-dev \
-lmdb-utils openssl curl ca-certificates python3 jq wrk nginx systemd procps"
+lmdb-utils openssl curl ca-certificates python3 python3-yaml jq wrk nginx systemd procps"
 
 missing=""
 for p in $PACKAGES; do
