@@ -139,7 +139,7 @@ void ctl_fmt_time(int64_t ms, char buf[32])
     /* "2026-01-02T03:04:05.678Z" -> "2026-01-02 03:04:05Z" */
     r[10] = ' ';
     r[19] = '\0';
-    snprintf(buf, 32, "%sZ", r);
+    snprintf(buf, 32, "%.19sZ", r);
 }
 
 void ctl_fmt_rfc3339(int64_t ms, char buf[40])
