@@ -145,6 +145,7 @@ static void commit_batch(committer *c, struct committer_item *items, size_t n)
 static void *committer_main(void *arg)
 {
     committer *c = arg;
+    pthread_setname_np(pthread_self(), "hq-committer");
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (c->head == NULL && !c->stopping)
