@@ -1,29 +1,25 @@
 /*
  * github: the GitHub REST client of the worker; see github.h for the contract.
  *
- * DESIGN. A request takes a curl easy handle from a pool of at most
- * max_in_flight handles (taking one is the in-flight slot; a caller waits on
- * pool_cond when all are out) and gives it back after the answer. Each handle
- * keeps its connections open between requests, so a busy worker reuses them;
- * the DNS cache and TLS sessions are shared by all handles through one CURLSH
- * whose locks (share_locks, one per kind of shared data) libcurl takes inside
- * curl_easy_perform. Installation tokens come from token_cache (single-flight,
- * its fetch is fetch_token below); pacing decides before a status is sent.
+ * DESIGN. Requests go through github_http (a pool of at most max_in_flight
+ * curl handles that keep their connections; see github_http.h); this file
+ * decides what to send and what an answer means. Installation tokens come
+ * from token_cache (single-flight, its fetch is fetch_token below); pacing
+ * decides before a status is sent; every answer is classified by retry.
  *
- * Locks: pool_lock protects free_list and created; inst_lock protects the
- * installation-id cache. Neither is held while any other lock is taken or
- * while a request is on the wire.
+ * Locks: inst_lock protects the installation-id cache. It is not held while
+ * any other lock is taken or while a request is on the wire.
  */
 #include "github.h"
 
 #include "clock.h"
+#include "github_http.h"
 #include "jwt.h"
 #include "log.h"
 #include "token_cache.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,21 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define API_MAX              1024 /* base URL */
 #define REPO_MAX             141  /* owner (39) '/' name (100) */
-#define HEADER_VALUE_MAX     64   /* retry-after and x-ratelimit-* values kept */
 #define INST_BUCKETS         256
 #define INST_CACHE_MAX       65536 /* installation ids cached before the cache starts over */
 #define YOUNG_SLEEP_FIRST_MS 100
 #define YOUNG_SLEEP_MAX_MS   1000
-
-struct easy {
-    struct easy *next;
-    CURL *curl;
-};
 
 struct inst_entry {
     struct inst_entry *next;
@@ -56,43 +45,20 @@ struct inst_entry {
 
 struct hq_github {
     char api[API_MAX]; /* without trailing '/' */
-    char user_agent[128];
-    long connect_ms, total_ms;
     int64_t young_ms;
     hq_jwt *jwt; /* App mode */
     char *pat;   /* token mode */
     hq_token_cache *tokens;
     hq_pacing *pacing;
+    hq_github_http *http;
     hq_metrics *metrics;
     hq_series *m_token_requests, *m_cache_hits, *m_remaining;
-
-    CURLSH *share;
-    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-    bool curl_inited;
-
-    pthread_mutex_t pool_lock; /* protects free_list, created */
-    pthread_cond_t pool_cond;
-    struct easy *free_list;
-    unsigned created, max_in_flight;
 
     pthread_mutex_t inst_lock; /* protects inst_buckets, n_inst */
     struct inst_entry *inst_buckets[INST_BUCKETS];
     unsigned n_inst;
 
     _Atomic uint64_t st_requests, st_token_requests, st_cache_hits, st_young, st_paced;
-};
-
-/* One answer, as much of it as the retry policy needs. */
-struct response {
-    long status;         /* 0: no answer */
-    int transport_error; /* 0 or HQ_ETIMEOUT / HQ_EHTTP / HQ_ETOOBIG */
-    char curl_msg[CURL_ERROR_SIZE];
-    char *body; /* NUL-terminated, at most HQ_GH_BODY_MAX */
-    size_t len, cap;
-    bool overflow;
-    char retry_after[HEADER_VALUE_MAX];
-    char rl_remaining[HEADER_VALUE_MAX];
-    char rl_reset[HEADER_VALUE_MAX];
 };
 
 void hq_github_opts_init(struct hq_github_opts *o)
@@ -109,125 +75,9 @@ void hq_github_opts_init(struct hq_github_opts *o)
     o->max_in_flight = 32;
 }
 
-/* ---- curl plumbing -------------------------------------------------------------------- */
+/* ---- requests on the wire ----------------------------------------------------------- */
 
-static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
-{
-    hq_github *gh = arg;
-    (void)c, (void)access;
-    pthread_mutex_lock(&gh->share_locks[data]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data data, void *arg)
-{
-    hq_github *gh = arg;
-    (void)c;
-    pthread_mutex_unlock(&gh->share_locks[data]);
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct response *r = arg;
-    size_t n = size * nmemb;
-    if (n > HQ_GH_BODY_MAX - r->len) {
-        r->overflow = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(r->body, cap);
-        if (nb == NULL)
-            return 0;
-        r->body = nb;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, ptr, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return n;
-}
-
-/* Keeps a header's value (trimmed) if it fits; a longer one is no valid value. */
-static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
-{
-    const char *v = line + namelen;
-    size_t len = n - namelen;
-    while (len > 0 && (*v == ' ' || *v == '\t'))
-        v++, len--;
-    while (len > 0 && isspace((unsigned char)v[len - 1]))
-        len--;
-    if (len < HEADER_VALUE_MAX) {
-        memcpy(dst, v, len);
-        dst[len] = '\0';
-    }
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
-{
-    struct response *r = arg;
-    size_t n = size * nmemb;
-    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* a new response (after a redirect): forget the headers of the last one */
-        r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = '\0';
-    } else if (n > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
-        keep_header(line, n, 12, r->retry_after);
-    } else if (n > 22 && strncasecmp(line, "x-ratelimit-remaining:", 22) == 0) {
-        keep_header(line, n, 22, r->rl_remaining);
-    } else if (n > 18 && strncasecmp(line, "x-ratelimit-reset:", 18) == 0) {
-        keep_header(line, n, 18, r->rl_reset);
-    }
-    return n;
-}
-
-static void response_reset(struct response *r)
-{
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-static int pool_take(hq_github *gh, struct easy **out)
-{
-    struct easy *e = NULL;
-    pthread_mutex_lock(&gh->pool_lock);
-    while (gh->free_list == NULL && gh->created >= gh->max_in_flight)
-        pthread_cond_wait(&gh->pool_cond, &gh->pool_lock);
-    if (gh->free_list != NULL) {
-        e = gh->free_list;
-        gh->free_list = e->next;
-    } else {
-        gh->created++;
-    }
-    pthread_mutex_unlock(&gh->pool_lock);
-    if (e == NULL) {
-        e = calloc(1, sizeof(*e));
-        if (e != NULL && (e->curl = curl_easy_init()) == NULL) {
-            free(e);
-            e = NULL;
-        }
-        if (e == NULL) {
-            pthread_mutex_lock(&gh->pool_lock);
-            gh->created--;
-            pthread_cond_signal(&gh->pool_cond);
-            pthread_mutex_unlock(&gh->pool_lock);
-            return -ENOMEM;
-        }
-    }
-    *out = e;
-    return 0;
-}
-
-static void pool_give(hq_github *gh, struct easy *e)
-{
-    pthread_mutex_lock(&gh->pool_lock);
-    e->next = gh->free_list;
-    gh->free_list = e;
-    pthread_cond_signal(&gh->pool_cond);
-    pthread_mutex_unlock(&gh->pool_lock);
-}
-
-static void count_request(hq_github *gh, const char *route, const struct response *r)
+static void count_request(hq_github *gh, const char *route, const struct hq_github_http_response *r)
 {
     atomic_fetch_add(&gh->st_requests, 1);
     if (gh->metrics == NULL)
@@ -241,122 +91,25 @@ static void count_request(hq_github *gh, const char *route, const struct respons
     hq_series_add(hq_metrics_series(gh->metrics, "hookq_github_requests_total", labels), 1);
 }
 
-/* Copies a message, cut to fit (a cut message still says what failed). */
-static void copy_msg(char *dst, size_t cap, const char *src)
-{
-    int n = snprintf(dst, cap, "%s", src);
-    if (n < 0)
-        dst[0] = '\0';
-}
-
-#define SETOPT(c, opt, val)                                                                        \
-    do {                                                                                           \
-        if (curl_easy_setopt(c, opt, val) != CURLE_OK) {                                           \
-            r->transport_error = HQ_EHTTP;                                                         \
-            copy_msg(r->curl_msg, sizeof(r->curl_msg), "curl refused option " #opt);               \
-            goto out;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 /*
- * Sends one request. body NULL makes a GET, else a POST of that JSON.
- * credential is the JWT or token (sent as "Authorization: Bearer ...").
- * Returns 0 with *r filled (a transport failure is in r->transport_error),
- * or -ENOMEM.
+ * Sends one request through the transport (github_http.h) and counts it by
+ * route when it was sent. Returns 0 with *r filled (a transport failure is
+ * in r->transport_error), or -ENOMEM.
  */
 static int perform(hq_github *gh, const char *route, const char *url, const char *credential,
-                   const char *body, struct response *r)
+                   const char *body, struct hq_github_http_response *r)
 {
-    struct easy *e = NULL;
-    struct curl_slist *hdrs = NULL, *h;
-    char *auth = NULL;
-    int rc;
-
-    response_reset(r);
-    size_t alen = strlen("Authorization: Bearer ") + strlen(credential) + 1;
-    auth = malloc(alen);
-    if (auth == NULL)
-        return -ENOMEM;
-    int n = snprintf(auth, alen, "Authorization: Bearer %s", credential);
-    if (n < 0 || (size_t)n >= alen) {
-        rc = -EINVAL;
-        goto out;
-    }
-    static const char *const fixed[] = {"Accept: application/vnd.github+json",
-                                        "X-GitHub-Api-Version: 2022-11-28",
-                                        "Content-Type: application/json", "Expect:"};
-    rc = -ENOMEM;
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if ((h = curl_slist_append(hdrs, fixed[i])) == NULL)
-            goto out;
-        hdrs = h;
-    }
-    if ((h = curl_slist_append(hdrs, auth)) == NULL)
-        goto out;
-    hdrs = h;
-    rc = pool_take(gh, &e);
-    if (rc < 0)
-        goto out;
-    rc = 0;
-    CURL *c = e->curl;
-    curl_easy_reset(c); /* keeps the handle's open connections */
-    SETOPT(c, CURLOPT_URL, url);
-    SETOPT(c, CURLOPT_SHARE, gh->share);
-    SETOPT(c, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SETOPT(c, CURLOPT_FOLLOWLOCATION, 1L); /* a renamed repository answers 301/307 */
-    SETOPT(c, CURLOPT_MAXREDIRS, 3L);
-    SETOPT(c, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-    SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, gh->connect_ms);
-    SETOPT(c, CURLOPT_TIMEOUT_MS, gh->total_ms);
-    SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(c, CURLOPT_USERAGENT, gh->user_agent);
-    SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
-    SETOPT(c, CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(c, CURLOPT_WRITEDATA, r);
-    SETOPT(c, CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(c, CURLOPT_HEADERDATA, r);
-    SETOPT(c, CURLOPT_ERRORBUFFER, r->curl_msg);
-    if (body != NULL) {
-        SETOPT(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        SETOPT(c, CURLOPT_POSTFIELDS, body);
-    } else {
-        SETOPT(c, CURLOPT_HTTPGET, 1L);
-    }
-    CURLcode cc = curl_easy_perform(c);
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    } else {
-        r->status = 0;
-        r->transport_error = r->overflow                      ? HQ_ETOOBIG
-                             : cc == CURLE_OPERATION_TIMEDOUT ? HQ_ETIMEOUT
-                                                              : HQ_EHTTP;
-        if (r->curl_msg[0] == '\0')
-            copy_msg(r->curl_msg, sizeof(r->curl_msg), curl_easy_strerror(cc));
-    }
-    count_request(gh, route, r);
-out:
-    if (e != NULL) {
-        /* the handle must not keep pointers into this call's memory */
-        curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
-        pool_give(gh, e);
-    }
-    curl_slist_free_all(hdrs);
-    if (auth != NULL) {
-        memset(auth, 0, alen);
-        free(auth);
-    }
+    int rc = hq_github_http_perform(gh->http, url, credential, body, r);
+    if (rc == 0 && r->sent)
+        count_request(gh, route, r);
     return rc;
 }
 
 /* ---- classification ------------------------------------------------------------------ */
 
-static enum hq_retry_kind classify(hq_github *gh, uint64_t inst, const struct response *r,
-                                   bool malformed, const char *route, struct hq_gh_result *res)
+static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
+                                   const struct hq_github_http_response *r, bool malformed,
+                                   const char *route, struct hq_gh_result *res)
 {
     struct hq_retry_answer a = {
         .http_status = (int)r->status,
@@ -383,7 +136,7 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst, const struct re
 }
 
 /* Parses a 2xx body as a JSON object; NULL when it is not one. */
-static cJSON *parse_object(const struct response *r)
+static cJSON *parse_object(const struct hq_github_http_response *r)
 {
     if (r->body == NULL)
         return NULL;
@@ -395,7 +148,7 @@ static cJSON *parse_object(const struct response *r)
     return doc;
 }
 
-static bool is_2xx(const struct response *r)
+static bool is_2xx(const struct hq_github_http_response *r)
 {
     return r->status >= 200 && r->status < 300;
 }
@@ -433,7 +186,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
                        struct hq_gh_result *fail)
 {
     hq_github *gh = arg;
-    struct response r = {0};
+    struct hq_github_http_response r = {0};
     char url[HQ_GH_URL_MAX];
     char *jwt = NULL;
     cJSON *doc = NULL;
@@ -485,7 +238,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
 out:
     cJSON_Delete(doc);
     free(jwt);
-    response_reset(&r);
+    hq_github_http_response_reset(&r);
     return rc;
 }
 
@@ -522,7 +275,7 @@ static int call_with_token(hq_github *gh, uint64_t inst, const char *route, cons
                            const char *body, struct hq_gh_result *res)
 {
     struct hq_token tok = {0};
-    struct response r = {0};
+    struct hq_github_http_response r = {0};
     bool refreshed = false;
     int64_t young_sleep = YOUNG_SLEEP_FIRST_MS;
     int rc;
@@ -574,7 +327,7 @@ static int call_with_token(hq_github *gh, uint64_t inst, const char *route, cons
     }
 out:
     hq_token_clear(&tok);
-    response_reset(&r);
+    hq_github_http_response_reset(&r);
     return rc;
 }
 
@@ -729,7 +482,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
                               struct hq_gh_result *res)
 {
     char lower[REPO_MAX], url[HQ_GH_URL_MAX];
-    struct response r = {0};
+    struct hq_github_http_response r = {0};
     char *jwt = NULL;
     cJSON *doc = NULL;
     int rc = 0;
@@ -776,7 +529,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
 out:
     cJSON_Delete(doc);
     free(jwt);
-    response_reset(&r);
+    hq_github_http_response_reset(&r);
     return rc;
 }
 
@@ -940,7 +693,7 @@ static int check_opts(const struct hq_github_opts *o, struct hq_cfgerr *err)
         o->young_token_retry_ms < 0 || o->max_in_flight == 0 || o->max_in_flight > 4096)
         return hq_cfgerr_set(err, "github client", NULL,
                              "timeouts and max_in_flight must be positive, margins not negative");
-    if (o->user_agent != NULL && strlen(o->user_agent) >= 128)
+    if (o->user_agent != NULL && strlen(o->user_agent) >= HQ_GITHUB_HTTP_USER_AGENT_MAX)
         return hq_cfgerr_set(err, "github client", NULL, "user agent too long");
     return 0;
 }
@@ -957,11 +710,7 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
     gh = calloc(1, sizeof(*gh));
     if (gh == NULL)
         return -ENOMEM;
-    /* every mutex is initialised before the first failure path that destroys */
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&gh->share_locks[i], NULL);
-    pthread_mutex_init(&gh->pool_lock, NULL);
-    pthread_cond_init(&gh->pool_cond, NULL);
+    /* the mutex is initialised before the first failure path that destroys */
     pthread_mutex_init(&gh->inst_lock, NULL);
 
     size_t alen = strlen(o->api_url);
@@ -969,16 +718,7 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
         alen--;
     memcpy(gh->api, o->api_url, alen);
     gh->api[alen] = '\0';
-    int n = snprintf(gh->user_agent, sizeof(gh->user_agent), "%s",
-                     o->user_agent ? o->user_agent : "hookq/" HOOKQ_VERSION);
-    if (n < 0 || (size_t)n >= sizeof(gh->user_agent)) {
-        rc = HQ_ECONFIG;
-        goto fail;
-    }
-    gh->connect_ms = o->connect_timeout_ms;
-    gh->total_ms = o->total_timeout_ms;
     gh->young_ms = o->young_token_retry_ms;
-    gh->max_in_flight = o->max_in_flight;
 
     rc = hq_pacing_create(&o->pacing, &gh->pacing);
     if (rc < 0) {
@@ -986,21 +726,16 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
                       "per-minute and per-hour limits must be 1..100000, the reserve >= 0");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        rc = HQ_EHTTP;
+    struct hq_github_http_opts ho = {
+        .user_agent = o->user_agent ? o->user_agent : "hookq/" HOOKQ_VERSION,
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .total_timeout_ms = o->total_timeout_ms,
+        .body_max = HQ_GH_BODY_MAX,
+        .max_in_flight = o->max_in_flight,
+    };
+    rc = hq_github_http_create(&ho, &gh->http);
+    if (rc < 0)
         goto fail;
-    }
-    gh->curl_inited = true;
-    gh->share = curl_share_init();
-    if (gh->share == NULL ||
-        curl_share_setopt(gh->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-        curl_share_setopt(gh->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-        curl_share_setopt(gh->share, CURLSHOPT_USERDATA, gh) != CURLSHE_OK ||
-        curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-        curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
-        rc = HQ_EHTTP;
-        goto fail;
-    }
     rc = setup_metrics(gh, o->metrics);
     if (rc < 0)
         goto fail;
@@ -1011,7 +746,7 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
             goto fail;
     } else {
         char app_id[24], why[256] = "";
-        n = snprintf(app_id, sizeof(app_id), "%" PRIu64, o->app_id);
+        int n = snprintf(app_id, sizeof(app_id), "%" PRIu64, o->app_id);
         if (n < 0 || (size_t)n >= sizeof(app_id)) {
             rc = HQ_ECONFIG;
             goto fail;
@@ -1037,16 +772,7 @@ void hq_github_destroy(hq_github *gh)
 {
     if (gh == NULL)
         return;
-    while (gh->free_list != NULL) {
-        struct easy *e = gh->free_list;
-        gh->free_list = e->next;
-        curl_easy_cleanup(e->curl);
-        free(e);
-    }
-    if (gh->share != NULL)
-        curl_share_cleanup(gh->share);
-    if (gh->curl_inited)
-        curl_global_cleanup();
+    hq_github_http_destroy(gh->http);
     hq_token_cache_destroy(gh->tokens);
     hq_jwt_destroy(gh->jwt);
     if (gh->pat != NULL) {
@@ -1055,10 +781,6 @@ void hq_github_destroy(hq_github *gh)
     }
     hq_pacing_destroy(gh->pacing);
     inst_forget_all(gh);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&gh->share_locks[i]);
-    pthread_mutex_destroy(&gh->pool_lock);
-    pthread_cond_destroy(&gh->pool_cond);
     pthread_mutex_destroy(&gh->inst_lock);
     free(gh);
 }
