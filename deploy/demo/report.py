@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Reads what the demo's GitHub stand-in received and what was sent.
+
+Part of deploy/demo.sh (python3 standard library only). Inputs are files in
+the demo's work directory: fakehub's record (one JSON line per request it
+answered; a status GitHub would show is route "statuses", status 201, fault
+"none") and send.py's log of the deliveries (sent.jsonl).
+
+  report.py statuses --record FILE --sent FILE [--repo NAME]
+      Prints, per repository in the order they were sent, each commit that
+      got a status: short sha, the states posted in order, the description.
+  report.py summary --work DIR --out FILE [--failed TEXT]
+      Writes the machine-readable summary (HOOKQ_DEMO_SUMMARY) and checks
+      it: every accepted delivery's commit has the final state the check
+      gives it, the dead letters were replayed, every service exited 0.
+      Exit status 1 (with one line per problem) when a check fails.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def read_jsonl(path):
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n") and line.strip():
+                    out.append(json.loads(line))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return default
+
+
+def repo_order(sent):
+    """The repositories in the order send.py lists them."""
+    index = {}
+    for s in sent:
+        if s["kind"] == "delivery":
+            index.setdefault(s["repo"], s.get("repo_index", len(index)))
+    return sorted(index, key=index.get)
+
+
+def statuses_by_repo(records):
+    """{repo: [{"sha", "state", "description"}, ...]} in the order posted."""
+    out = {}
+    for r in records:
+        if r.get("route") == "statuses" and r.get("status") == 201 and r.get("fault") == "none":
+            body = r.get("body") or {}
+            out.setdefault(r["repo"], []).append({
+                "sha": r["sha"], "state": body.get("state"),
+                "description": body.get("description"), "context": body.get("context"),
+            })
+    return out
+
+
+def refused_by_repo(records):
+    """{repo: {status: count}} of status posts GitHub refused."""
+    out = {}
+    for r in records:
+        if r.get("route") == "statuses" and r.get("status") != 201:
+            c = out.setdefault(r["repo"], {})
+            c[r["status"]] = c.get(r["status"], 0) + 1
+    return out
+
+
+def final_states(statuses):
+    """{repo: {sha: last status}} without pending."""
+    out = {}
+    for repo, rows in statuses.items():
+        for row in rows:
+            if row["state"] != "pending":
+                out.setdefault(repo, {})[row["sha"]] = row
+    return out
+
+
+def cmd_statuses(a):
+    sent = read_jsonl(a.sent)
+    records = read_jsonl(a.record)
+    by_repo = statuses_by_repo(records)
+    refused = refused_by_repo(records)
+    repos = [a.repo] if a.repo else repo_order(sent)
+    for repo in repos:
+        rows = by_repo.get(repo, [])
+        shas = []
+        states = {}
+        desc = {}
+        for row in rows:
+            if row["sha"] not in states:
+                shas.append(row["sha"])
+                states[row["sha"]] = []
+            states[row["sha"]].append(row["state"])
+            desc[row["sha"]] = row["description"] or ""
+        print(f"  {repo}")
+        for sha in shas:
+            print(f"    {sha[:7]}  {' -> '.join(states[sha]):<20} {desc[sha]}")
+        if not shas:
+            why = ", ".join(f"{n} answered {code}" for code, n in sorted(refused.get(repo, {}).items()))
+            print(f"    (no status: {why or 'nothing posted'})")
+    return 0
+
+
+def cmd_summary(a):
+    w = a.work
+    sent = read_jsonl(os.path.join(w, "sent.jsonl"))
+    records = read_jsonl(os.path.join(w, "fakehub.jsonl"))
+    before = read_jsonl(os.path.join(w, "fakehub-before-replay.jsonl"))
+    dead_before = read_jsonl(os.path.join(w, "dlq-before-replay.jsonl"))
+    stats_before = read_json(os.path.join(w, "stats-before-replay.json"), {})
+    stats_after = read_json(os.path.join(w, "stats-after-replay.json"), {})
+    # started.txt: "name pid" at each start; services.txt: "name pid exit" at each stop.
+    services = []
+    exits = {}
+    for fname in ("started.txt", "services.txt"):
+        try:
+            with open(os.path.join(w, fname), encoding="utf-8") as f:
+                for line in f:
+                    fields = line.split()
+                    if fname == "started.txt" and len(fields) == 2:
+                        services.append({"name": fields[0], "pid": int(fields[1]),
+                                         "exit_code": None})
+                    elif len(fields) == 3:
+                        exits[int(fields[1])] = int(fields[2])
+        except FileNotFoundError:
+            pass
+    for svc in services:
+        svc["exit_code"] = exits.get(svc["pid"])
+    timing = read_json(os.path.join(w, "timing.json"), {})
+
+    statuses = statuses_by_repo(records)
+    finals = final_states(statuses)
+    repos = repo_order(sent)
+    problems = [a.failed] if a.failed else []
+    check = not a.failed  # after a failure, the reason is the one problem
+
+    final_out = {}
+    for s in sent:
+        if s["kind"] != "delivery":
+            continue
+        got = finals.get(s["repo"], {}).get(s["sha"])
+        final_out.setdefault(s["repo"], []).append({
+            "sha": s["sha"], "event": s["event"], "action": s["action"],
+            "message": s["message"], "expect": s["expect"],
+            "state": got["state"] if got else None,
+            "description": got["description"] if got else None,
+        })
+        if not check:
+            continue
+        if s["status"] != 202:
+            problems.append(f"{s['repo']} {s['sha'][:7]}: receiver answered {s['status']}")
+        elif got is None:
+            problems.append(f"{s['repo']} {s['sha'][:7]}: no final status arrived")
+        elif got["state"] != s["expect"]:
+            problems.append(f"{s['repo']} {s['sha'][:7]}: {got['state']}, expected {s['expect']}")
+    by_kind = {s["kind"]: s for s in sent if s["kind"] != "delivery"}
+    if check:
+        for kind, status, result in (("ping", 200, "pong"), ("duplicate", 200, "duplicate"),
+                                     ("bad_signature", 401, None)):
+            s = by_kind.get(kind)
+            if s is None or s["status"] != status or (result and s["result"] != result):
+                problems.append(f"{kind}: answered {s and (s['status'], s['result'])}, "
+                                f"expected {status} {result or ''}".rstrip())
+        if not dead_before:
+            problems.append("no dead letter before the replay")
+        if stats_after.get("dead") != 0 or stats_after.get("queued") != 0:
+            problems.append(f"queue after the replay: {stats_after}")
+        for svc in services:
+            if svc["exit_code"] != 0:
+                problems.append(f"{svc['name']} (pid {svc['pid']}) exited {svc['exit_code']}")
+
+    summary = {
+        "ok": not problems,
+        "problems": problems,
+        "repositories": repos,
+        "deliveries": {
+            "sent": len(sent),
+            "accepted": sum(1 for s in sent if s["status"] == 202),
+            "answers": [{k: s[k] for k in ("kind", "repo", "event", "action", "sha",
+                                           "delivery", "status", "result")} for s in sent],
+        },
+        "statuses_before_replay": statuses_by_repo(before),
+        "statuses": statuses,
+        "final": final_out,
+        "dead_letters_before_replay": dead_before,
+        "stats_before_replay": stats_before,
+        "stats_after_replay": stats_after,
+        "dead_after_replay": stats_after.get("dead"),
+        "services": services,
+        "pids": sorted({s["pid"] for s in services}),
+        "timing": timing,
+    }
+    tmp = a.out + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, a.out)
+    for p in problems:
+        print("  problem: " + p, file=sys.stderr)
+    return 0 if not problems else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("statuses")
+    s.add_argument("--record", required=True)
+    s.add_argument("--sent", required=True)
+    s.add_argument("--repo")
+    s.set_defaults(fn=cmd_statuses)
+    m = sub.add_parser("summary")
+    m.add_argument("--work", required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--failed")
+    m.set_defaults(fn=cmd_summary)
+    a = ap.parse_args()
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Integration test of deploy/demo.sh, README command one.
+
+Runs the demo against the binaries of this build (HOOKQ_BUILD, no
+install-deps) with its work directory under the test's own temporary
+directory, and asserts on what it reports in HOOKQ_DEMO_SUMMARY and prints:
+every repository got its statuses in the order its deliveries were sent,
+WIP commits failed and the rest passed, the broken repository was
+dead-lettered and its replay went through, the duplicate and the badly signed
+delivery got 200 and 401, every service it started exited 0 and is gone,
+and the whole run took less than two minutes. A second test stops the demo
+half-way with SIGTERM and checks that it still stops everything it started.
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hqlib  # noqa: E402
+from hqlib import check  # noqa: E402
+
+BINARIES = ("hookq-receiver", "hookq-worker", "fakehub")
+
+
+def demo_path():
+    return os.path.join(hqlib.source_dir(), "deploy", "demo.sh")
+
+
+def demo_env(tmp, summary):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_")}
+    env.update({
+        "HOOKQ_BUILD": hqlib.build_dir(),
+        "HOOKQ_DEMO_SKIP_DEPS": "1",
+        "HOOKQ_DEMO_SUMMARY": summary,
+        "TMPDIR": tmp,
+    })
+    return env
+
+
+def start_demo(tmp, summary, *args):
+    """The demo in its own session, so that a timeout can stop all of it."""
+    return subprocess.Popen(["bash", demo_path(), *args], env=demo_env(tmp, summary),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_group(proc):
+    """Ends what is left of a demo that overran: its process group."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def alive_service(pid):
+    """True when pid still runs one of this build's services."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                return False
+    except (FileNotFoundError, IndexError):
+        return False
+    return os.path.basename(argv0) in BINARIES
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_demo_runs_the_whole_flow(tmp):
+    summary_path = os.path.join(tmp, "summary.json")
+    t0 = time.monotonic()
+    proc = start_demo(tmp, summary_path)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        raise hqlib.TestFailure("deploy/demo.sh took more than 120 s")
+    elapsed = time.monotonic() - t0
+    text = out.decode("utf-8", "replace")
+    with open(os.path.join(tmp, "demo.out"), "w", encoding="utf-8") as f:
+        f.write(text)
+    check(proc.returncode == 0, f"demo exited {proc.returncode}:\n{text[-4000:]}")
+    check(elapsed < 120, f"demo took {elapsed:.1f}s")
+    s = load(summary_path)
+    check(s["ok"] is True and s["problems"] == [], f"demo problems: {s['problems']}")
+
+    # Every delivery was answered as GitHub expects.
+    answers = s["deliveries"]["answers"]
+    deliveries = [a for a in answers if a["kind"] == "delivery"]
+    check(len(deliveries) >= 20, f"only {len(deliveries)} deliveries")
+    check(all(a["status"] == 202 and a["result"] == "accepted" for a in deliveries),
+          f"not all accepted: {[a for a in deliveries if a['status'] != 202]}")
+    check({a["event"] for a in deliveries} == {"push", "pull_request"}, "events")
+    kinds = {a["kind"]: a for a in answers if a["kind"] != "delivery"}
+    check(kinds["duplicate"]["status"] == 200 and kinds["duplicate"]["result"] == "duplicate",
+          f"duplicate: {kinds['duplicate']}")
+    dup_of = [a for a in deliveries if a["delivery"] == kinds["duplicate"]["delivery"]]
+    check(len(dup_of) == 1, "the duplicate repeats an earlier delivery id")
+    check(kinds["bad_signature"]["status"] == 401, f"bad signature: {kinds['bad_signature']}")
+
+    # Statuses: every repository, in the order its deliveries were sent;
+    # pending before the final state of each commit; WIP fails, the rest pass.
+    repos = s["repositories"]
+    check(len(repos) >= 4, f"repositories: {repos}")
+    check(set(repos) == set(s["statuses"]), f"statuses for {sorted(s['statuses'])}")
+    states = set()
+    for repo in repos:
+        sent = [a["sha"] for a in deliveries if a["repo"] == repo]
+        posted = s["statuses"][repo]
+        finals = [p["sha"] for p in posted if p["state"] != "pending"]
+        check(finals == sent, f"{repo}: final statuses {finals} != sent order {sent}")
+        for sha in sent:
+            seq = [p["state"] for p in posted if p["sha"] == sha]
+            check(seq[0] == "pending" and seq[-1] in ("success", "failure"),
+                  f"{repo} {sha[:7]}: states {seq}")
+        for f in s["final"][repo]:
+            check(f["state"] == f["expect"], f"{repo} {f['sha'][:7]}: {f}")
+            check(f["description"], f"{repo} {f['sha'][:7]}: no description")
+            states.add(f["state"])
+    check(states == {"success", "failure"}, f"states {states}")
+
+    # The dead letters: only the broken repository's, for its 422; nothing of
+    # it arrived before the replay, all of it after; none left.
+    dead = s["dead_letters_before_replay"]
+    broken = {d["repo"] for d in dead}
+    check(len(dead) >= 1 and len(broken) == 1, f"dead letters: {dead}")
+    broken = broken.pop()
+    check(all("422" in d["reason"] for d in dead), f"reasons: {[d['reason'] for d in dead]}")
+    check(s["stats_before_replay"]["dead"] == len(dead), f"stats: {s['stats_before_replay']}")
+    check(broken not in s["statuses_before_replay"], "broken repo had statuses before replay")
+    check(len(s["statuses_before_replay"]) == len(repos) - 1, "others before the replay")
+    check(len([f for f in s["final"][broken] if f["state"] == "success"]) == len(dead),
+          f"after the replay: {s['final'][broken]}")
+    check(s["dead_after_replay"] == 0 and s["stats_after_replay"]["queued"] == 0,
+          f"after the replay: {s['stats_after_replay']}")
+
+    # Every service it started stopped on SIGTERM with status 0 and is gone.
+    names = [x["name"] for x in s["services"]]
+    for n in ("fakehub", "hookq-receiver", "hookq-worker"):
+        check(n in names, f"{n} not among {names}")
+    check(names.count("fakehub") >= 2, "fakehub was restarted for the replay")
+    for svc in s["services"]:
+        check(svc["exit_code"] == 0, f"{svc}")
+        check(not alive_service(svc["pid"]), f"{svc} still runs")
+
+    # What a person reads: the sections, the answers, the dead letter, the replay.
+    for needle in ("== 1.", "== 4.", "== 5.", "== 6.", "== 7.", "== 8.", "200 duplicate",
+                   "401 refused", "$ hookqctl stats", "$ hookqctl dlq list",
+                   "$ hookqctl dlq show", "HTTP 422", "replayed", "hookq demo: ok:"):
+        check(needle in text, f"output lacks {needle!r}")
+    for repo in repos:
+        check(f"\n  {repo}\n" in text, f"output lists no statuses for {repo}")
+    check("-> failure" in text and "-> success" in text, "states in the output")
+    # The work directory is removed without --keep.
+    left = [d for d in os.listdir(tmp) if d.startswith("hookq-demo.")]
+    check(left == [], f"work directory left: {left}")
+    print(f"     demo took {elapsed:.1f}s", flush=True)
+
+
+def test_demo_stopped_midway_stops_what_it_started(tmp):
+    summary_path = os.path.join(tmp, "summary.json")
+    proc = start_demo(tmp, summary_path)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"== 4." not in seen:
+            left = deadline - time.monotonic()
+            check(left > 0 and proc.poll() is None, f"no step 4 within 60 s:\n{seen[-3000:]}")
+            ready, _, _ = select.select([proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                check(chunk != b"", f"demo ended early:\n{seen[-3000:]}")
+                seen += chunk
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        raise hqlib.TestFailure("the demo did not end within 60 s of SIGTERM")
+    text = (seen + out).decode("utf-8", "replace")
+    check(proc.returncode not in (0, None), f"demo exited {proc.returncode} after SIGTERM")
+    check("interrupted by SIGTERM" in text, f"no failure line:\n{text[-3000:]}")
+    s = load(summary_path)
+    check(s["ok"] is False and s["problems"], f"summary after SIGTERM: {s['problems']}")
+    names = sorted(x["name"] for x in s["services"])
+    check(names == ["fakehub", "hookq-receiver", "hookq-worker"], f"started: {names}")
+    for svc in s["services"]:
+        check(not alive_service(svc["pid"]), f"{svc} still runs after the demo ended")
+    check("work directory kept" in text, "a failed demo keeps its work directory")
+
+
+def test_demo_arguments(tmp):
+    env = demo_env(tmp, os.path.join(tmp, "unused.json"))
+    r = subprocess.run(["bash", demo_path(), "--help"], env=env, capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0 and "--keep" in r.stdout and "HOOKQ_BUILD" in r.stdout,
+          f"--help: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = subprocess.run(["bash", demo_path(), "--no-such-flag"], env=env, capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 2 and "--no-such-flag" in r.stderr, f"bad flag: {r.returncode}")
+    check(not [d for d in os.listdir(tmp) if d.startswith("hookq-demo.")],
+          "a usage error made a work directory")
+
+
+TESTS = [
+    ("demo_runs_the_whole_flow", test_demo_runs_the_whole_flow),
+    ("demo_stopped_midway_stops_what_it_started", test_demo_stopped_midway_stops_what_it_started),
+    ("demo_arguments", test_demo_arguments),
+]
+
+if __name__ == "__main__":
+    hqlib.run_tests(TESTS)
