@@ -19,6 +19,7 @@
 #   TMPDIR                   where the work directory is made
 # --keep leaves the work directory (keys, database, logs, fakehub's record).
 # It is kept on failure too. Exit status 0 when every step did what it should.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi # run as "sh demo.sh"
 set -eu
 set -o pipefail
 

@@ -126,6 +126,9 @@ def payload(event, action, message, repo_id, repo, inst, sha, i):
 
 
 class Sender:
+    """Posts deliveries to one receiver from several threads; prints and logs
+    each answer under one lock, and collects the unexpected ones."""
+
     def __init__(self, url, secret, out):
         u = urllib.parse.urlsplit(url)
         self.host, self.port, self.path = u.hostname, u.port, u.path or "/webhook"
@@ -177,8 +180,8 @@ class Sender:
         delivery = delivery or str(uuid.uuid4())
         try:
             status, result = self.post(event, delivery, body, secret)
-        except OSError as e:
-            status, result = 0, f"connection failed: {e}"
+        except (OSError, http.client.HTTPException) as e:
+            status, result = 0, f"no answer: {e!r}"
         expect = None
         if kind == "delivery":
             expect = "failure" if "WIP" in message else "success"

@@ -75,6 +75,17 @@ def alive_service(pid):
     return os.path.basename(argv0) in BINARIES
 
 
+def sanitized_build():
+    """True for a HOOKQ_SANITIZE or HOOKQ_TSAN build: then the demo keeps its
+    work directory so that run_tests finds sanitizer reports in its logs."""
+    try:
+        with open(os.path.join(hqlib.build_dir(), "CMakeCache.txt"), encoding="utf-8") as f:
+            cache = f.read()
+    except FileNotFoundError:
+        return False
+    return any(f"{opt}:BOOL=ON" in cache for opt in ("HOOKQ_SANITIZE", "HOOKQ_TSAN"))
+
+
 def load(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
@@ -82,8 +93,9 @@ def load(path):
 
 def test_demo_runs_the_whole_flow(tmp):
     summary_path = os.path.join(tmp, "summary.json")
+    keep = sanitized_build()
     t0 = time.monotonic()
-    proc = start_demo(tmp, summary_path)
+    proc = start_demo(tmp, summary_path, *(["--keep"] if keep else []))
     try:
         out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -165,9 +177,14 @@ def test_demo_runs_the_whole_flow(tmp):
     for repo in repos:
         check(f"\n  {repo}\n" in text, f"output lists no statuses for {repo}")
     check("-> failure" in text and "-> success" in text, "states in the output")
-    # The work directory is removed without --keep.
+    # The work directory is removed without --keep, kept with it.
     left = [d for d in os.listdir(tmp) if d.startswith("hookq-demo.")]
-    check(left == [], f"work directory left: {left}")
+    if keep:
+        check(len(left) == 1 and "work directory kept" in text, f"kept: {left}")
+        logs = os.listdir(os.path.join(tmp, left[0]))
+        check({"receiver.log", "worker.log", "fakehub.log"} <= set(logs), f"kept: {logs}")
+    else:
+        check(left == [], f"work directory left: {left}")
     print(f"     demo took {elapsed:.1f}s", flush=True)
 
 
