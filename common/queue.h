@@ -175,7 +175,8 @@ HQ_WUR int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not
                           bool count_attempt, const char *error);
 
 /* Moves the head event to the dead-letter set with reason (also appended to
- * its history); the repository goes on with its next event. */
+ * its history, and counted as a failed attempt); the repository goes on with
+ * its next event. */
 HQ_WUR int hq_queue_dead_letter(hq_queue *q, const struct hq_lease *lease, const char *reason);
 
 /* Dead letters (ids are the event's own id). */

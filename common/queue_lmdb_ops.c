@@ -103,7 +103,10 @@ int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)
     if (n == 0)
         return 0;
     struct enqueue_args a = {items, n};
-    int rc = ql_write(q, enqueue_fn, &a);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += items[i].payload_len + 16384; /* + the tree pages it dirties */
+    int rc = ql_write_sized(q, enqueue_fn, &a, bytes);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++) {
             items[i].result = rc;
@@ -382,6 +385,7 @@ static int finish_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease,
     if (rc != 0)
         return rc;
     if (dead_reason != NULL) {
+        ev->attempts++; /* the attempt that ends here failed too */
         if ((rc = hq_event_history_append(ev, now, dead_reason)) != 0)
             goto out;
         if ((rc = ql_head_to_dead(q, txn, hk, ev, dead_reason, now)) != 0)
@@ -493,7 +497,7 @@ int hq_queue_get_dead(hq_queue *q, uint64_t id, bool with_payload, struct hq_eve
     rc = ql_dead_get(q, txn, id, &e);
     if (rc == 0 && with_payload)
         rc = ql_payload_get(q, txn, e);
-    mdb_txn_abort(txn);
+    ql_read_end(q, txn);
     if (rc != 0) {
         hq_event_free(e);
         return rc;
@@ -632,7 +636,7 @@ static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
 int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_id)
 {
     struct import_args a = {ev, 0};
-    int rc = ql_write(q, import_fn, &a);
+    int rc = ql_write_sized(q, import_fn, &a, ev->payload_len + 4096);
     if (rc == 0 && new_id != NULL)
         *new_id = a.new_id;
     return rc;

@@ -127,8 +127,9 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on %s", HOOKQ_VERSION,
-            (unsigned long long)cfg.workers, cfg.db, cfg.metrics_listen);
+    hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on port %d (%s)",
+            HOOKQ_VERSION, (unsigned long long)cfg.workers, cfg.db, hq_metrics_http_port(http),
+            cfg.metrics_listen);
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -121,6 +121,7 @@ static enum hq_outcome attempt_failed(struct job *j, const char *why)
     if (attempt >= cfg->max_attempts) {
         char reason[HQ_MAX_REASON_LEN];
         snprintf(reason, sizeof(reason), "%u attempts failed; last: %s", attempt, why);
+        /* hq_queue_dead_letter counts this attempt: attempts ends at `attempt`. */
         rc = hq_queue_dead_letter(j->p->q, j->lease, reason);
         if (rc != 0)
             return queue_failed(j, "dead-lettering", rc);

@@ -244,7 +244,8 @@ class TestListings(CtlCase):
         self.assertRegex(a1['dead_at'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
         self.assertEqual((b1['repo'], b1['event'], b1['action'], b1['attempts'], b1['step'],
                           b1['check_state'], b1['check_desc']),
-                         ('octo/beta', 'pull_request', 'opened', 1, 'checked', 'failure',
+                         # one retried attempt, and the one that dead-lettered it
+                         ('octo/beta', 'pull_request', 'opened', 2, 'checked', 'failure',
                           'tests failed: 3 of 10'))
         self.assertEqual(a1['id'], self.ids['d-a1'])
         d = lambda *a: [r['delivery'] for r in self.jlines('dlq', 'list', *a)]
@@ -262,7 +263,7 @@ class TestListings(CtlCase):
         self.assertEqual(d('--limit', '1'), ['d-a1'])
         lines = self.ctl('dlq', 'list').stdout.splitlines()
         self.assertRegex(lines[0], r'^ID\s+REPO\s+EVENT\s+ACTION\s+ATT\s+DEAD AT \(UTC\)\s+REASON$')
-        self.assertRegex(lines[3], r'^%d\s+octo/beta\s+pull_request\s+opened\s+1\s+'
+        self.assertRegex(lines[3], r'^%d\s+octo/beta\s+pull_request\s+opened\s+2\s+'
                                    r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+permanent: 404 Not Found$'
                          % self.ids['d-b1'])
 
@@ -271,7 +272,7 @@ class TestListings(CtlCase):
         out = self.ctl('dlq', 'show', b1).stdout
         for pat in [r'^dead letter %d$' % b1, r'repository\s+octo/beta \(id 200\)',
                     r'event\s+pull_request \(action opened\)', r'delivery\s+d-b1 \(hook 7\)',
-                    r'attempts\s+1', r'step\s+checked', r'check\s+failure: tests failed: 3 of 10',
+                    r'attempts\s+2', r'step\s+checked', r'check\s+failure: tests failed: 3 of 10',
                     r'reason\s+permanent: 404 Not Found', r'history \(2\)',
                     r'\d\d:\d\d:\d\d\.\d{3}Z\s+new\s+HTTP 502 from GitHub',
                     r'payload \(%d bytes\)' % len(PR_PAYLOAD.encode()),
@@ -462,7 +463,7 @@ class TestExportImport(CtlCase):
         b1 = recs[2]
         self.assertEqual(base64.b64decode(b1['payload_b64']), PR_PAYLOAD.encode())
         self.assertEqual((b1['id'], b1['attempts'], b1['step'], b1['check_state']),
-                         (ids['d-b1'], 1, 2, 2))
+                         (ids['d-b1'], 2, 2, 2))
         path = os.path.join(self.tmp, 'dlq.export')
         r = self.ctl('dlq', 'export', path)
         self.assertEqual(r.stdout, '')

@@ -10,7 +10,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 static int64_t fake_now = 1700000000000;
 static int64_t fake_clock(void)
@@ -394,6 +397,7 @@ HQ_TEST(dead_letter_keeps_reason_and_repository_goes_on)
     struct hq_event *d = NULL;
     REQUIRE(hq_queue_get_dead(q, id, true, &d) == 0);
     CHECK_STR(d->reason, "HTTP 422: Validation Failed");
+    CHECK_EQ(d->attempts, 2); /* the retried one and the one that ended it */
     CHECK(strstr(d->history, "first failure") != NULL);
     CHECK(d->dead_at_ms > 0);
     CHECK_STR(d->payload, "{\"x\":1}");
@@ -541,6 +545,68 @@ HQ_TEST(full_map_fails_cleanly)
     CHECK_EQ(hq_queue_complete(q, &l), 0);
     CHECK_EQ(count_events(q), stored - 1);
     hq_queue_close(q);
+}
+
+/* A real full disk: a 24 MiB tmpfs in a mount namespace of this case alone
+ * (root only; skipped otherwise). The map is larger than the disk, so the
+ * disk fills first: enqueue must fail with HQ_EFULL, never SIGBUS, and
+ * everything acknowledged must still be there after reopening. */
+HQ_TEST(full_disk_fails_cleanly)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/small", hqtest_dir());
+    REQUIRE(mkdir(dir, 0700) == 0);
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=24m") != 0) {
+        printf("  skipped: needs root to mount a small tmpfs\n");
+        return;
+    }
+    /* Ballast the operator can delete to free space. */
+    char ballast[600];
+    snprintf(ballast, sizeof(ballast), "%s/ballast", dir);
+    FILE *fp = fopen(ballast, "w");
+    REQUIRE(fp != NULL);
+    static char chunk[1 << 20];
+    for (int i = 0; i < 4; i++)
+        REQUIRE(fwrite(chunk, 1, sizeof(chunk), fp) == sizeof(chunk));
+    fclose(fp);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.path = dir;
+    o.map_size = 256ull << 20;
+    hq_queue *q;
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    static char big[64 * 1024];
+    memset(big, 'y', sizeof(big));
+    int stored = 0, rc = 0;
+    for (int i = 0; i < 2000; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "disk%d", i);
+        struct hq_enqueue it = {.delivery = d, .event = "push", .repo_id = 1 + (uint64_t)(i % 5),
+                                .repo_name = "o/r", .payload = big, .payload_len = sizeof(big)};
+        rc = hq_queue_enqueue(q, &it, 1);
+        if (rc != 0)
+            break;
+        stored++;
+    }
+    CHECK_EQ(rc, HQ_EFULL);
+    CHECK(stored > 10);
+    CHECK_EQ(count_events(q), stored); /* reads go on */
+    /* The operator frees space: work goes on. */
+    REQUIRE(unlink(ballast) == 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_complete(q, &l), 0);
+    CHECK_EQ(enq(q, 1, 1, "after-space-freed", NULL), 0);
+    hq_queue_close(q);
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    CHECK_EQ(count_events(q), stored);
+    hq_queue_close(q);
+    printf("  %d deliveries of 64 KiB stored before the 24 MiB disk was full\n", stored);
+    umount2(dir, MNT_DETACH);
 }
 
 static int fail_commit(void *arg)
