@@ -14,6 +14,7 @@
  * daemon's threads.
  */
 #include "http_internal.h"
+#include "queue_metrics.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -169,44 +170,8 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     hq_warn("http", NULL, "libmicrohttpd: %s", msg);
 }
 
-/* Refreshes the queue gauges at each scrape (hq_metrics_on_render). */
-static void collect_queue(hq_metrics *m, void *arg)
-{
-    http_server *s = arg;
-    struct hq_queue_stats st;
-    if (hq_queue_stats(s->o.queue, &st) != 0)
-        return;
-    hq_series_set(s->m_depth, (double)st.queued);
-    hq_series_set(s->m_repos, (double)st.repositories);
-    hq_series_set(s->m_ready, (double)st.ready);
-    hq_series_set(s->m_leased, (double)st.leased);
-    hq_series_set(s->m_dead, (double)st.dead);
-    hq_series_set(s->m_oldest, st.oldest_age_seconds);
-    hq_series_set(s->m_map_used, (double)st.map_used);
-    hq_series_set(s->m_map_size, (double)st.map_size);
-}
-
 static int declare_metrics(http_server *s)
 {
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } gauges[] = {
-        {"hookq_queue_depth", "Events in the queue.", offsetof(http_server, m_depth)},
-        {"hookq_queue_repositories", "Repositories with queued events.",
-         offsetof(http_server, m_repos)},
-        {"hookq_queue_ready_repositories", "Repositories ready to be leased.",
-         offsetof(http_server, m_ready)},
-        {"hookq_queue_leased_repositories", "Repositories leased by a worker.",
-         offsetof(http_server, m_leased)},
-        {"hookq_queue_dead_letters", "Events in the dead-letter set.",
-         offsetof(http_server, m_dead)},
-        {"hookq_queue_oldest_ready_age_seconds",
-         "How long the longest-ready repository has waited.", offsetof(http_server, m_oldest)},
-        {"hookq_queue_map_used_bytes", "Bytes of the LMDB map in use.",
-         offsetof(http_server, m_map_used)},
-        {"hookq_queue_map_size_bytes", "Size of the LMDB map.", offsetof(http_server, m_map_size)},
-    };
     hq_metrics *m = s->o.metrics;
     int rc = hq_metrics_declare(m, "hookq_deliveries_total", HQ_COUNTER,
                                 "Webhook deliveries by the receiver's answer.", NULL, 0);
@@ -221,14 +186,8 @@ static int declare_metrics(http_server *s)
         if (s->m_results[i] == NULL)
             return -ENOMEM;
     }
-    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
-        rc = hq_metrics_declare(m, gauges[i].name, HQ_GAUGE, gauges[i].help, NULL, 0);
-        if (rc != 0)
-            return rc;
-        hq_series **slot = (hq_series **)((char *)s + gauges[i].off);
-        *slot = hq_metrics_series(m, gauges[i].name, NULL);
-    }
-    return hq_metrics_on_render(m, collect_queue, s);
+    /* The queue's gauges, named as on the worker (common/queue_metrics.h). */
+    return hq_queue_metrics_register(m, s->o.queue);
 }
 
 int http_server_start(const struct http_server_opts *o, http_server **out)

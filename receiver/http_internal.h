@@ -33,8 +33,6 @@ struct http_server {
     atomic_ulong buffered;    /* body bytes reserved by requests in progress */
 
     hq_series *m_results[HTTP_RESULT_COUNT];
-    hq_series *m_depth, *m_repos, *m_ready, *m_leased, *m_dead, *m_oldest;
-    hq_series *m_map_used, *m_map_size;
 };
 
 struct request;

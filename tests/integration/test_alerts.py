@@ -43,9 +43,7 @@ ALERTS = os.path.join(SOURCE_DIR, 'deploy', 'alerts.yml')
 METRICS = {
     'hookq_queue_depth': 'both',
     'hookq_queue_oldest_ready_age_seconds': 'both',
-    # NEEDSWORK: the worker calls this gauge hookq_dead_letters; the rules
-    # read the receiver's name until both use one.
-    'hookq_queue_dead_letters': 'receiver',
+    'hookq_dead_letters': 'both',
     'hookq_queue_map_used_bytes': 'both',
     'hookq_queue_map_size_bytes': 'both',
     'hookq_deliveries_total': 'receiver',
@@ -55,7 +53,7 @@ METRICS = {
 }
 
 # What an operator watches: each needs at least one rule over this metric.
-WATCHED = ['hookq_queue_depth', 'hookq_queue_oldest_ready_age_seconds', 'hookq_queue_dead_letters',
+WATCHED = ['hookq_queue_depth', 'hookq_queue_oldest_ready_age_seconds', 'hookq_dead_letters',
            'hookq_github_requests_total', 'hookq_deliveries_total']
 
 PROMQL_WORDS = {
@@ -201,7 +199,7 @@ class AlertRulesTest(unittest.TestCase):
                      'values': '0+0x30 1+0x30'},
                     {'series': 'hookq_events_total{job="hookq-worker",instance="w",outcome="done"}',
                      'values': '0+10x60'},
-                    {'series': 'hookq_queue_dead_letters{job="hookq-worker",instance="w"}',
+                    {'series': 'hookq_dead_letters{job="hookq-worker",instance="w"}',
                      'values': '0+0x30 1+0x30'},
                 ],
                 'alert_rule_test': [
@@ -213,7 +211,7 @@ class AlertRulesTest(unittest.TestCase):
             {   # dead letters present from before, none new (the gauge alone)
                 'interval': '1m',
                 'input_series': [
-                    {'series': 'hookq_queue_dead_letters{job="hookq-worker",instance="w"}',
+                    {'series': 'hookq_dead_letters{job="hookq-worker",instance="w"}',
                      'values': '3+0x90'},
                 ],
                 'alert_rule_test': [

@@ -265,8 +265,8 @@ def test_health_and_metrics(tmp):
         text = raw.decode()
         for fam in ("hookq_deliveries_total", "hookq_commit_duration_seconds",
                     "hookq_commit_batch_size", "hookq_queue_depth", "hookq_queue_repositories",
-                    "hookq_queue_ready_repositories", "hookq_queue_leased_repositories",
-                    "hookq_queue_dead_letters", "hookq_queue_oldest_ready_age_seconds"):
+                    "hookq_queue_ready", "hookq_queue_leased",
+                    "hookq_dead_letters", "hookq_queue_oldest_ready_age_seconds"):
             check(f"# TYPE {fam} " in text, f"{fam} missing")
         m = metrics(r)
         check(m['hookq_deliveries_total{result="accepted"}'] == 1, "accepted")
