@@ -39,8 +39,7 @@ int hq_format_rfc3339(int64_t ms, char *buf, size_t cap)
     if (gmtime_r(&secs, &tm) == NULL)
         return HQ_EPARSE;
     int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(ms % 1000));
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     if (n < 0 || (size_t)n >= cap)
         return HQ_ETOOBIG;
     return 0;

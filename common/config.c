@@ -58,8 +58,8 @@ int hq_parse_duration_ms(const char *s, int64_t *out_ms)
     static const struct {
         const char *unit;
         double ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"sec", 1000}, {"m", 60000}, {"min", 60000},
-                 {"h", 3600000}, {"d", 86400000}, {"", 1000}};
+    } units[] = {{"ms", 1},      {"s", 1000},    {"sec", 1000},   {"m", 60000},
+                 {"min", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000}};
     double v;
     if (s == NULL)
         return HQ_ECONFIG;
@@ -83,10 +83,20 @@ int hq_parse_size(const char *s, uint64_t *out)
     static const struct {
         const char *unit;
         double mult;
-    } units[] = {{"", 1},         {"B", 1},           {"k", 1024.0},        {"K", 1024.0},
-                 {"KB", 1024.0},  {"KiB", 1024.0},    {"M", 1048576.0},     {"MB", 1048576.0},
-                 {"MiB", 1048576.0}, {"G", 1073741824.0}, {"GB", 1073741824.0},
-                 {"GiB", 1073741824.0}, {"T", 1099511627776.0}, {"TB", 1099511627776.0},
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"k", 1024.0},
+                 {"K", 1024.0},
+                 {"KB", 1024.0},
+                 {"KiB", 1024.0},
+                 {"M", 1048576.0},
+                 {"MB", 1048576.0},
+                 {"MiB", 1048576.0},
+                 {"G", 1073741824.0},
+                 {"GB", 1073741824.0},
+                 {"GiB", 1073741824.0},
+                 {"T", 1099511627776.0},
+                 {"TB", 1099511627776.0},
                  {"TiB", 1099511627776.0}};
     double v;
     if (s == NULL)
@@ -144,8 +154,8 @@ const char *hq_env_str(const char *name, const char *def)
     return (v != NULL && v[0] != '\0') ? v : def;
 }
 
-int hq_env_duration(const char *name, int64_t def_ms, int64_t min_ms, int64_t max_ms,
-                    int64_t *out, struct hq_cfgerr *err)
+int hq_env_duration(const char *name, int64_t def_ms, int64_t min_ms, int64_t max_ms, int64_t *out,
+                    struct hq_cfgerr *err)
 {
     const char *v = hq_env_str(name, NULL);
     if (v == NULL) {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HQ_ENVELOPE_VERSION 1
+#define HQ_ENVELOPE_VERSION   1
 #define HQ_ENVELOPE_FIXED_LEN (4 + 4 * 8 + 3 * 8 + 3 * 4)
 
 /* 0 if ev can be encoded and would decode again: strings within their caps

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HQ_LOG_LINE_MAX 4096
+#define HQ_LOG_LINE_MAX    4096
 #define HQ_LOG_SECRETS_MAX 64
 
 static struct {
@@ -84,9 +84,9 @@ static bool is_token_char(int c)
     return isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '=';
 }
 
-static const char *const token_prefixes[] = {"ghs_", "ghp_", "gho_", "ghu_", "ghr_",
-                                             "github_pat_", "eyJ", "Bearer ", "bearer ",
-                                             "token ", NULL};
+static const char *const token_prefixes[] = {"ghs_",    "ghp_",        "gho_", "ghu_",
+                                             "ghr_",    "github_pat_", "eyJ",  "Bearer ",
+                                             "bearer ", "token ",      NULL};
 
 static void mask_patterns(char *buf)
 {
@@ -174,8 +174,8 @@ static size_t append(char *out, size_t cap, size_t pos, const char *fmt, ...)
     return (size_t)n >= cap - pos ? cap - 1 : pos + (size_t)n;
 }
 
-void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *ctx,
-             const char *fmt, ...)
+void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *ctx, const char *fmt,
+             ...)
 {
     char msg[HQ_LOG_LINE_MAX / 2];
     char line[HQ_LOG_LINE_MAX];
@@ -240,8 +240,7 @@ void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *c
             if (ctx->duration_ms >= 0)
                 pos = append(line, cap, pos, " duration_ms=%lld", ctx->duration_ms);
             if (ctx->ratelimit_remaining >= 0)
-                pos = append(line, cap, pos, " ratelimit_remaining=%lld",
-                             ctx->ratelimit_remaining);
+                pos = append(line, cap, pos, " ratelimit_remaining=%lld", ctx->ratelimit_remaining);
         }
         pos = append(line, cap, pos, ": %s", msg);
     }

@@ -27,7 +27,10 @@ struct hq_log_ctx {
     long long ratelimit_remaining;
 };
 
-#define HQ_LOG_CTX_INIT {NULL, NULL, NULL, -1, -1, -1}
+#define HQ_LOG_CTX_INIT                                                                            \
+    {                                                                                              \
+        NULL, NULL, NULL, -1, -1, -1                                                               \
+    }
 
 void hq_log_setup(const char *program, bool json, enum hq_log_level level);
 
@@ -43,8 +46,8 @@ void hq_log_secret(const char *secret);
 /* Masks secrets in buf (NUL-terminated, in place; the result is never longer). */
 void hq_log_mask(char *buf);
 
-void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *ctx,
-             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *ctx, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
 
 #define HQ_LOG(level, op, ctx, ...)                                                                \
     do {                                                                                           \
@@ -53,8 +56,8 @@ void hq_logf(enum hq_log_level level, const char *op, const struct hq_log_ctx *c
     } while (0)
 
 #define hq_debug(op, ctx, ...) HQ_LOG(HQ_LOG_DEBUG, op, ctx, __VA_ARGS__)
-#define hq_info(op, ctx, ...) HQ_LOG(HQ_LOG_INFO, op, ctx, __VA_ARGS__)
-#define hq_warn(op, ctx, ...) HQ_LOG(HQ_LOG_WARN, op, ctx, __VA_ARGS__)
+#define hq_info(op, ctx, ...)  HQ_LOG(HQ_LOG_INFO, op, ctx, __VA_ARGS__)
+#define hq_warn(op, ctx, ...)  HQ_LOG(HQ_LOG_WARN, op, ctx, __VA_ARGS__)
 #define hq_error(op, ctx, ...) HQ_LOG(HQ_LOG_ERROR, op, ctx, __VA_ARGS__)
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HQ_METRICS_MAX_BOUNDS 24
+#define HQ_METRICS_MAX_BOUNDS     24
 #define HQ_METRICS_MAX_COLLECTORS 8
 
 struct hq_series {
@@ -103,8 +103,8 @@ static struct hq_family *find_family(hq_metrics *m, const char *name)
     return NULL;
 }
 
-int hq_metrics_declare(hq_metrics *m, const char *name, enum hq_metric_type type,
-                       const char *help, const double *bounds, size_t nbounds)
+int hq_metrics_declare(hq_metrics *m, const char *name, enum hq_metric_type type, const char *help,
+                       const double *bounds, size_t nbounds)
 {
     int rc = 0;
     if (nbounds > HQ_METRICS_MAX_BOUNDS)

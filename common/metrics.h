@@ -35,9 +35,9 @@ HQ_WUR int hq_metrics_declare(hq_metrics *m, const char *name, enum hq_metric_ty
  * functions accept NULL and do nothing. */
 hq_series *hq_metrics_series(hq_metrics *m, const char *name, const char *labels);
 
-void hq_series_add(hq_series *s, double v);      /* counters and gauges */
-void hq_series_set(hq_series *s, double v);      /* gauges */
-void hq_series_observe(hq_series *s, double v);  /* histograms */
+void hq_series_add(hq_series *s, double v);     /* counters and gauges */
+void hq_series_set(hq_series *s, double v);     /* gauges */
+void hq_series_observe(hq_series *s, double v); /* histograms */
 
 /* Called at the start of every render, to refresh gauges computed on demand
  * (queue depth). At most 8 collectors. */

@@ -38,10 +38,10 @@ typedef struct hq_queue hq_queue;
 
 /* Last step of an event recorded durably (design §4). */
 enum hq_step {
-    HQ_STEP_NEW = 0,          /* nothing done yet */
+    HQ_STEP_NEW = 0,            /* nothing done yet */
     HQ_STEP_PENDING_POSTED = 1, /* the pending status was posted (or skipped) */
-    HQ_STEP_CHECKED = 2,      /* the check ran; check_state/check_desc hold its result */
-    HQ_STEP_FINAL_POSTED = 3, /* the final status was posted */
+    HQ_STEP_CHECKED = 2,        /* the check ran; check_state/check_desc hold its result */
+    HQ_STEP_FINAL_POSTED = 3,   /* the final status was posted */
 };
 
 enum hq_check_state {
@@ -52,14 +52,14 @@ enum hq_check_state {
 };
 
 /* Caps on what the queue stores; longer input is refused with HQ_ETOOBIG. */
-#define HQ_MAX_DELIVERY_LEN 128
-#define HQ_MAX_EVENT_LEN 64
-#define HQ_MAX_ACTION_LEN 64
+#define HQ_MAX_DELIVERY_LEN  128
+#define HQ_MAX_EVENT_LEN     64
+#define HQ_MAX_ACTION_LEN    64
 #define HQ_MAX_REPO_NAME_LEN 256
-#define HQ_MAX_DESC_LEN 1024
-#define HQ_MAX_REASON_LEN 2048
-#define HQ_MAX_HISTORY_LEN 65536
-#define HQ_MAX_OWNER_LEN 128
+#define HQ_MAX_DESC_LEN      1024
+#define HQ_MAX_REASON_LEN    2048
+#define HQ_MAX_HISTORY_LEN   65536
+#define HQ_MAX_OWNER_LEN     128
 
 /* An event as stored: queued, leased or dead. */
 struct hq_event {
@@ -68,31 +68,31 @@ struct hq_event {
     uint64_t hook_id;         /* X-GitHub-Hook-ID, 0 if absent */
     uint64_t installation_id; /* installation.id from the payload, 0 if absent */
     int64_t received_at_ms;
-    int64_t not_before_ms;    /* not leased before this time (retry backoff) */
-    int64_t dead_at_ms;       /* dead letters: when it was dead-lettered */
-    uint32_t attempts;        /* failed attempts so far */
-    uint32_t step;            /* enum hq_step */
-    uint32_t check_state;     /* enum hq_check_state, set once step >= CHECKED */
-    char *repo_name;          /* "owner/name", for display and API paths */
-    char *delivery;           /* X-GitHub-Delivery */
-    char *event;              /* X-GitHub-Event */
-    char *action;             /* payload "action", "" if none */
-    char *check_desc;         /* first line of the check's output, "" if none */
-    char *history;            /* JSON array: [{"at":ms,"step":n,"error":"..."},...] */
-    char *reason;             /* dead letters: why; "" otherwise */
-    char *payload;            /* raw JSON; NULL when not asked for */
+    int64_t not_before_ms; /* not leased before this time (retry backoff) */
+    int64_t dead_at_ms;    /* dead letters: when it was dead-lettered */
+    uint32_t attempts;     /* failed attempts so far */
+    uint32_t step;         /* enum hq_step */
+    uint32_t check_state;  /* enum hq_check_state, set once step >= CHECKED */
+    char *repo_name;       /* "owner/name", for display and API paths */
+    char *delivery;        /* X-GitHub-Delivery */
+    char *event;           /* X-GitHub-Event */
+    char *action;          /* payload "action", "" if none */
+    char *check_desc;      /* first line of the check's output, "" if none */
+    char *history;         /* JSON array: [{"at":ms,"step":n,"error":"..."},...] */
+    char *reason;          /* dead letters: why; "" otherwise */
+    char *payload;         /* raw JSON; NULL when not asked for */
     size_t payload_len;
 };
 
 void hq_event_free(struct hq_event *ev);
 
 struct hq_queue_opts {
-    const char *path;         /* directory holding the database */
-    uint64_t map_size;        /* LMDB map size in bytes */
-    bool read_only;           /* inspection (hookqctl): no writes, no create */
-    bool no_sync;             /* relaxed durability: operator's explicit choice */
-    int64_t dedup_window_ms;  /* how long a (hook id, delivery) pair is remembered */
-    uint32_t max_attempts;    /* expired leases past this dead-letter; 0 = no limit */
+    const char *path;        /* directory holding the database */
+    uint64_t map_size;       /* LMDB map size in bytes */
+    bool read_only;          /* inspection (hookqctl): no writes, no create */
+    bool no_sync;            /* relaxed durability: operator's explicit choice */
+    int64_t dedup_window_ms; /* how long a (hook id, delivery) pair is remembered */
+    uint32_t max_attempts;   /* expired leases past this dead-letter; 0 = no limit */
 };
 
 /* Defaults of design §5: 4 GiB map, 7 day dedup window, 10 attempts. */
@@ -112,8 +112,8 @@ struct hq_enqueue {
     uint64_t hook_id;
     const char *delivery;
     const char *event;
-    const char *action;       /* "" or NULL if none */
-    uint64_t repo_id;         /* must be nonzero */
+    const char *action; /* "" or NULL if none */
+    uint64_t repo_id;   /* must be nonzero */
     const char *repo_name;
     uint64_t installation_id;
     const char *payload;
@@ -122,7 +122,7 @@ struct hq_enqueue {
     /* out: 0 accepted, HQ_EDUPLICATE, or an error for this item alone
      * (HQ_ETOOBIG, -EINVAL, HQ_EFULL) */
     int result;
-    uint64_t id;              /* out: new event id; for a duplicate, the first's id */
+    uint64_t id; /* out: new event id; for a duplicate, the first's id */
 };
 
 /*
@@ -149,8 +149,8 @@ struct hq_lease {
  * HQ_ENOTREADY when nothing is ready: *next_ready_ms is then the time the
  * next repository becomes ready, or INT64_MAX if none is waiting.
  */
-HQ_WUR int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms,
-                          struct hq_lease *lease, struct hq_event **ev, int64_t *next_ready_ms);
+HQ_WUR int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms, struct hq_lease *lease,
+                          struct hq_event **ev, int64_t *next_ready_ms);
 
 /* Extends the lease to now + lease_ms. HQ_ELEASELOST if it expired and was
  * reclaimed or taken by another worker. */
@@ -201,19 +201,19 @@ HQ_WUR int hq_queue_foreach_event(hq_queue *q, uint64_t repo_id, bool with_paylo
 HQ_WUR int hq_queue_foreach_dead(hq_queue *q, bool with_payload, hq_queue_iter_fn fn, void *arg);
 
 struct hq_queue_stats {
-    uint64_t queued;          /* events in the queue (leased heads included) */
-    uint64_t repositories;    /* repositories with queued events */
-    uint64_t ready;           /* repositories ready now (walks the ready index) */
-    uint64_t waiting;         /* repositories whose head waits for not_before */
-    uint64_t leased;          /* repositories leased */
-    uint64_t dead;            /* dead letters */
+    uint64_t queued;           /* events in the queue (leased heads included) */
+    uint64_t repositories;     /* repositories with queued events */
+    uint64_t ready;            /* repositories ready now (walks the ready index) */
+    uint64_t waiting;          /* repositories whose head waits for not_before */
+    uint64_t leased;           /* repositories leased */
+    uint64_t dead;             /* dead letters */
     double oldest_age_seconds; /* how long the longest-ready repository has waited */
-    uint64_t enqueued_total;  /* counters kept since the database was created */
+    uint64_t enqueued_total;   /* counters kept since the database was created */
     uint64_t duplicates_total;
     uint64_t done_total;
     uint64_t dead_total;
-    uint64_t map_size;        /* bytes */
-    uint64_t map_used;        /* bytes in use (last page number times page size) */
+    uint64_t map_size; /* bytes */
+    uint64_t map_used; /* bytes in use (last page number times page size) */
 };
 
 HQ_WUR int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st);
@@ -221,7 +221,7 @@ HQ_WUR int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st);
 /* Group-commit figures of this process since open (for /metrics). */
 struct hq_queue_commit_stats {
     uint64_t commits;
-    uint64_t ops;             /* write operations carried by those commits */
+    uint64_t ops; /* write operations carried by those commits */
     uint64_t failures;
     double commit_seconds_sum;
 };

@@ -172,8 +172,7 @@ int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
     return ql_write_sized(q, fn, arg, 0);
 }
 
-int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg,
-                   size_t bytes)
+int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg, size_t bytes)
 {
     if (q->opts.read_only)
         return -EROFS;
@@ -244,9 +243,9 @@ static int open_dbs(hq_queue *q, MDB_txn *txn, unsigned flags)
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"meta", &q->meta},     {"events", &q->events}, {"payloads", &q->payloads},
-               {"repos", &q->repos},   {"ready", &q->ready},   {"leases", &q->leases},
-               {"dedup", &q->dedup},   {"dedup_age", &q->dedup_age}, {"dead", &q->dead}};
+    } dbs[] = {{"meta", &q->meta},   {"events", &q->events},       {"payloads", &q->payloads},
+               {"repos", &q->repos}, {"ready", &q->ready},         {"leases", &q->leases},
+               {"dedup", &q->dedup}, {"dedup_age", &q->dedup_age}, {"dead", &q->dead}};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
         if (rc != 0)
@@ -461,8 +460,10 @@ int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st)
     struct {
         MDB_dbi dbi;
         uint64_t *out;
-    } counts[] = {{q->events, &st->queued}, {q->repos, &st->repositories},
-                  {q->leases, &st->leased}, {q->dead, &st->dead}};
+    } counts[] = {{q->events, &st->queued},
+                  {q->repos, &st->repositories},
+                  {q->leases, &st->leased},
+                  {q->dead, &st->dead}};
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         if ((rc = ql_map_err(mdb_stat(txn, counts[i].dbi, &ms))) != 0)
             goto out;

@@ -23,13 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HQ_SCHEMA_VERSION 1      /* schema/lmdb.md */
-#define HQ_RECLAIM_PER_LEASE 16  /* expired leases reclaimed per lease call */
+#define HQ_SCHEMA_VERSION      1  /* schema/lmdb.md */
+#define HQ_RECLAIM_PER_LEASE   16 /* expired leases reclaimed per lease call */
 #define HQ_DEDUP_PRUNE_PER_TXN 64 /* old dedup entries dropped per write txn */
-#define HQ_REPO_REC_FIXED 40
-#define HQ_RESERVE_STEP (64ull << 20) /* disk reserved ahead of the map's use */
-#define HQ_RESERVE_SLACK (1ull << 20) /* beyond every batch: tree pages copied on write */
-#define HQ_OP_BYTES_DEFAULT 65536     /* reservation for an operation without a hint */
+#define HQ_REPO_REC_FIXED      40
+#define HQ_RESERVE_STEP        (64ull << 20) /* disk reserved ahead of the map's use */
+#define HQ_RESERVE_SLACK       (1ull << 20)  /* beyond every batch: tree pages copied on write */
+#define HQ_OP_BYTES_DEFAULT    65536         /* reservation for an operation without a hint */
 
 /* A write operation: fn runs inside the batch transaction. */
 struct wop {
@@ -75,14 +75,13 @@ struct hq_queue {
 
 /* Repository record (value of `repos`). */
 struct repo_rec {
-    uint64_t count;        /* queued events, head included */
-    int64_t ready_key;     /* key time in `ready` when not leased */
-    uint32_t leased;       /* 1 when in `leases` */
+    uint64_t count;    /* queued events, head included */
+    int64_t ready_key; /* key time in `ready` when not leased */
+    uint32_t leased;   /* 1 when in `leases` */
     uint64_t lease_token;
     int64_t lease_expires;
     char owner[HQ_MAX_OWNER_LEN + 1];
 };
-
 
 /* ---- queue_lmdb.c ---- */
 
@@ -92,8 +91,7 @@ struct repo_rec {
 int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg);
 /* The same, for an operation that writes about bytes (payloads): the space
  * reservation before the transaction covers it. */
-int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg,
-                   size_t bytes);
+int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg, size_t bytes);
 /* Bumps the shared wake counter and wakes every waiting process. */
 void ql_wake_all(hq_queue *q);
 /* Begins a read-only transaction (adopting a map grown by another process);

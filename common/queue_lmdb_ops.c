@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct enqueue_args {
     struct hq_enqueue *items;
     size_t n;
@@ -20,9 +19,8 @@ struct enqueue_args {
 
 static int check_item(const struct hq_enqueue *it)
 {
-    if (it->repo_id == 0 || it->delivery == NULL || it->delivery[0] == '\0' ||
-        it->event == NULL || it->event[0] == '\0' || it->repo_name == NULL ||
-        it->payload == NULL)
+    if (it->repo_id == 0 || it->delivery == NULL || it->delivery[0] == '\0' || it->event == NULL ||
+        it->event[0] == '\0' || it->repo_name == NULL || it->payload == NULL)
         return -EINVAL;
     if (strlen(it->delivery) > HQ_MAX_DELIVERY_LEN || strlen(it->event) > HQ_MAX_EVENT_LEN ||
         (it->action != NULL && strlen(it->action) > HQ_MAX_ACTION_LEN) ||
@@ -310,8 +308,8 @@ int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms)
 }
 
 /* Loads the leased head; HQ_ELEASELOST unless it is lease's event. */
-static int leased_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease,
-                       struct repo_rec *r, uint8_t hk[16], struct hq_event **ev)
+static int leased_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease, struct repo_rec *r,
+                       uint8_t hk[16], struct hq_event **ev)
 {
     int rc = lease_check(q, txn, lease, r);
     if (rc != 0)

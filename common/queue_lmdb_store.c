@@ -173,7 +173,7 @@ int ql_meta_add(hq_queue *q, MDB_txn *txn, const char *name, uint64_t delta, uin
 
 /* Stores an event envelope under (repo_id, seq) in `events`, or id in `dead`. */
 int ql_envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen,
-                        const struct hq_event *ev)
+                    const struct hq_event *ev)
 {
     size_t cap = hq_envelope_size(ev), len;
     MDB_val key = {klen, (void *)k}, val = {cap, NULL};
@@ -190,7 +190,7 @@ int ql_envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen,
 
 /* The head event of a repository: its key (repo, seq) and decoded envelope. */
 int ql_head_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16],
-                    struct hq_event **ev)
+                struct hq_event **ev)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, q->events, &c);
@@ -275,8 +275,7 @@ int ql_prune_dedup(hq_queue *q, MDB_txn *txn, int64_t now)
 }
 
 /* Adds an event (already holding id) at the tail of its repository's FIFO. */
-int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq,
-                        int64_t now)
+int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq, int64_t now)
 {
     uint8_t k[16];
     ql_be64(k, ev->repo_id);
@@ -302,8 +301,7 @@ int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64
 
 /* Takes the repository out of whatever index it is in and puts it back as
  * ready at key time t, or deletes it when it has no events left. */
-int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r,
-                        int64_t t)
+int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t t)
 {
     int rc;
     if (r->leased) {
@@ -326,7 +324,7 @@ int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec
 
 /* Moves the head event (key hk, decoded ev) to the dead-letter set. */
 int ql_head_to_dead(hq_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
-                        const char *reason, int64_t now)
+                    const char *reason, int64_t now)
 {
     int rc;
     free(ev->reason);

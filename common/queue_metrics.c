@@ -45,8 +45,8 @@ static void collect(hq_metrics *m, void *arg)
 int hq_queue_metrics_register(hq_metrics *m, hq_queue *q)
 {
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-        int rc = hq_metrics_declare(m, families[i].name, families[i].type, families[i].help,
-                                    NULL, 0);
+        int rc =
+            hq_metrics_declare(m, families[i].name, families[i].type, families[i].help, NULL, 0);
         if (rc != 0)
             return rc;
     }

@@ -25,7 +25,7 @@
 #define HQ_SIGNATURE_HEADER_LEN (7 + 2 * HQ_SIGNATURE_DIGEST_LEN + 1)
 /* Secrets longer than this are refused (GitHub's form takes far less). */
 #define HQ_SIGNATURE_SECRET_MAX 1024
-#define HQ_SIGNATURE_MAX_KEYS 16
+#define HQ_SIGNATURE_MAX_KEYS   16
 
 typedef struct hq_sigkeys hq_sigkeys;
 

@@ -4,7 +4,7 @@
 # sudo); without either it only reports what is missing.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
+PACKAGES="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git \
 libmicrohttpd-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcjson-dev \
 lmdb-utils openssl curl ca-certificates python3 python3-yaml jq wrk nginx systemd procps"
 

@@ -66,8 +66,8 @@ static int declare_metrics(committer *c)
         (rc = hq_metrics_declare(m, "hookq_commits_total", HQ_COUNTER,
                                  "Group commits attempted by the receiver.", NULL, 0)) != 0 ||
         (rc = hq_metrics_declare(m, "hookq_commit_failures_total", HQ_COUNTER,
-                                 "Group commits that failed (map full, disk error).", NULL,
-                                 0)) != 0 ||
+                                 "Group commits that failed (map full, disk error).", NULL, 0)) !=
+            0 ||
         (rc = hq_metrics_declare(m, "hookq_receiver_pending", HQ_GAUGE,
                                  "Deliveries waiting for their commit.", NULL, 0)) != 0)
         return rc;

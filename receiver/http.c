@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 static const char *const result_names[HTTP_RESULT_COUNT] = {
-    "accepted", "duplicate",   "ignored",   "pong",
+    "accepted",     "duplicate",   "ignored",   "pong",
     "unauthorized", "bad_request", "too_large", "unavailable",
 };
 
@@ -86,8 +86,8 @@ static enum MHD_Result answer_health(http_server *s, struct MHD_Connection *conn
                      stopping ? "shutting down" : "the last commit failed", pending);
     if (n < 0 || (size_t)n >= sizeof(body))
         return MHD_NO;
-    return http_answer(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body,
-                       ok ? 0 : 5, false);
+    return http_answer(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body, ok ? 0 : 5,
+                       false);
 }
 
 static enum MHD_Result answer_metrics(http_server *s, struct MHD_Connection *conn)
@@ -158,8 +158,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
-                                                             va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
@@ -208,12 +207,12 @@ int http_server_start(const struct http_server_opts *o, http_server **out)
     if (rc != 0)
         goto out;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, o->cfg->timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, o->cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                 on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->cfg->threads,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, o->cfg->timeout_s,
+                                 MHD_OPTION_CONNECTION_LIMIT, o->cfg->max_connections,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         rc = HQ_EHTTP;
         goto out;
@@ -300,15 +299,15 @@ out:
 static int listen_tcp(const struct receiver_listen *l, int *out, char *desc, size_t cap)
 {
     int rc = -EADDRNOTAVAIL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int fd = -1;
     if (getaddrinfo(l->host[0] ? l->host : NULL, l->port, &hints, &res) != 0)
         return -ENOENT;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             rc = -errno;
             continue;

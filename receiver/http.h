@@ -42,9 +42,9 @@ HQ_WUR int http_listen_open(const struct receiver_listen *l, int *fd, char *desc
 struct http_server_opts {
     const struct receiver_config *cfg;
     committer *committer;
-    hq_queue *queue;     /* read at /metrics scrape time (hq_queue_stats) */
+    hq_queue *queue; /* read at /metrics scrape time (hq_queue_stats) */
     hq_metrics *metrics;
-    int listen_fd;       /* from http_listen_open; the server owns it from now */
+    int listen_fd; /* from http_listen_open; the server owns it from now */
 };
 
 /* Starts serving. -ENOMEM, HQ_EHTTP when libmicrohttpd refuses to start

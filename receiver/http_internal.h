@@ -28,9 +28,9 @@ enum http_result {
 struct http_server {
     struct http_server_opts o;
     struct MHD_Daemon *daemon;
-    atomic_bool stopping;     /* quiesced: new requests get 503 */
-    atomic_long inflight;     /* webhook requests between begin and completion */
-    atomic_ulong buffered;    /* body bytes reserved by requests in progress */
+    atomic_bool stopping;  /* quiesced: new requests get 503 */
+    atomic_long inflight;  /* webhook requests between begin and completion */
+    atomic_ulong buffered; /* body bytes reserved by requests in progress */
 
     hq_series *m_results[HTTP_RESULT_COUNT];
 };

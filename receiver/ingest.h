@@ -74,10 +74,10 @@ void ingest_init(void);
 
 /* Routing facts of a payload. Strings are NUL-terminated copies. */
 struct ingest_route {
-    bool has_repository;      /* false: the event names no repository (ignored) */
-    uint64_t repo_id;         /* repository.id, > 0 */
+    bool has_repository;                      /* false: the event names no repository (ignored) */
+    uint64_t repo_id;                         /* repository.id, > 0 */
     char repo_name[HQ_MAX_REPO_NAME_LEN + 1]; /* repository.full_name */
-    uint64_t installation_id; /* installation.id, 0 when absent */
+    uint64_t installation_id;                 /* installation.id, 0 when absent */
     char action[HQ_MAX_ACTION_LEN + 1];       /* "action", "" when absent */
 };
 

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DRAIN_MS 30000
-#define MAX_BATCH 1024
-#define MAX_BATCH_BYTES (64u * 1024u * 1024u)
+#define DRAIN_MS          30000
+#define MAX_BATCH         1024
+#define MAX_BATCH_BYTES   (64u * 1024u * 1024u)
 #define UNHEALTHY_HOLD_MS 10000
 
 static int run(const struct receiver_config *cfg)
@@ -49,8 +49,9 @@ static int run(const struct receiver_config *cfg)
         goto out;
     }
     if (!cfg->sync)
-        hq_warn("open", NULL, "HOOKQ_SYNC=false: commits are not synced; a crash of the host "
-                              "can lose acknowledged deliveries");
+        hq_warn("open", NULL,
+                "HOOKQ_SYNC=false: commits are not synced; a crash of the host "
+                "can lose acknowledged deliveries");
     if ((err = hq_metrics_create(&metrics)) != 0) {
         hq_error("start", NULL, "cannot create the metrics registry: %s", hq_strerror(err));
         goto out;
@@ -147,8 +148,7 @@ int main(int argc, char **argv)
     struct hq_cfgerr err = {{0}};
     int rc = receiver_config_load(&cfg, &err);
     if (rc != 0) {
-        fprintf(stderr, "hookq-receiver: %s\n",
-                rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
+        fprintf(stderr, "hookq-receiver: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
         return 2;
     }
     hq_log_setup("hookq-receiver", cfg.log_json, cfg.log_level);

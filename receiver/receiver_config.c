@@ -12,13 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MIB (1024ull * 1024ull)
-#define GIB (1024ull * MIB)
+#define MIB             (1024ull * 1024ull)
+#define GIB             (1024ull * MIB)
 #define SECRET_FILE_MAX (64 * 1024)
 
-#define DEF_DB "/var/lib/hookq"
+#define DEF_DB     "/var/lib/hookq"
 #define DEF_LISTEN "127.0.0.1:8080"
-#define DEF_PATH "/webhook"
+#define DEF_PATH   "/webhook"
 #define DEF_EVENTS "push,pull_request"
 
 static unsigned default_threads(void)
@@ -31,36 +31,37 @@ static unsigned default_threads(void)
 
 void receiver_config_usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: hookq-receiver [--help | --version]\n"
-            "\n"
-            "Receives GitHub webhooks, verifies and deduplicates them, and acknowledges\n"
-            "each delivery once it is durably in the queue. Configured by environment:\n"
-            "\n"
-            "  HOOKQ_DB                  LMDB directory                   [" DEF_DB "]\n"
-            "  HOOKQ_MAP_SIZE            LMDB map size                    [4GiB]\n"
-            "  HOOKQ_LISTEN              host:port or unix:/path          [" DEF_LISTEN "]\n"
-            "  HOOKQ_WEBHOOK_PATH        webhook path                     [" DEF_PATH "]\n"
-            "  HOOKQ_WEBHOOK_SECRET_FILE secrets, one per line (several  [required, or\n"
-            "                            during rotation)                  $CREDENTIALS_DIRECTORY/\n"
-            "                                                              webhook-secret]\n"
-            "  HOOKQ_EVENTS              accepted events, comma-separated,[" DEF_EVENTS "]\n"
-            "                            * for all\n"
-            "  HOOKQ_MAX_BODY            request body limit               [25MiB]\n"
-            "  HOOKQ_DEDUP_WINDOW        how long a delivery is remembered[7d]\n"
-            "  HOOKQ_SYNC                durable commits; false = relaxed [true]\n"
-            "                            durability (a crash can lose acknowledged deliveries)\n"
-            "  HOOKQ_RECEIVER_THREADS    HTTP threads                     [CPUs, 2..8]\n"
-            "  HOOKQ_RECEIVER_TIMEOUT    idle/slow connection timeout     [30s]\n"
-            "  HOOKQ_MAX_CONNECTIONS     concurrent connections           [1024]\n"
-            "  HOOKQ_MAX_PENDING         deliveries waiting for a commit  [4096]\n"
-            "  HOOKQ_MAX_BUFFERED        body bytes held in memory        [256MiB]\n"
-            "  HOOKQ_LOG_FORMAT          json or text                     [json]\n"
-            "  HOOKQ_LOG_LEVEL           debug, info, warn, error         [info]\n"
-            "\n"
-            "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
-            "A bad value stops the receiver with one line naming the variable (exit 2).\n"
-            "No privilege is needed: run it as an unprivileged user that owns HOOKQ_DB.\n");
+    fprintf(
+        fp,
+        "usage: hookq-receiver [--help | --version]\n"
+        "\n"
+        "Receives GitHub webhooks, verifies and deduplicates them, and acknowledges\n"
+        "each delivery once it is durably in the queue. Configured by environment:\n"
+        "\n"
+        "  HOOKQ_DB                  LMDB directory                   [" DEF_DB "]\n"
+        "  HOOKQ_MAP_SIZE            LMDB map size                    [4GiB]\n"
+        "  HOOKQ_LISTEN              host:port or unix:/path          [" DEF_LISTEN "]\n"
+        "  HOOKQ_WEBHOOK_PATH        webhook path                     [" DEF_PATH "]\n"
+        "  HOOKQ_WEBHOOK_SECRET_FILE secrets, one per line (several  [required, or\n"
+        "                            during rotation)                  $CREDENTIALS_DIRECTORY/\n"
+        "                                                              webhook-secret]\n"
+        "  HOOKQ_EVENTS              accepted events, comma-separated,[" DEF_EVENTS "]\n"
+        "                            * for all\n"
+        "  HOOKQ_MAX_BODY            request body limit               [25MiB]\n"
+        "  HOOKQ_DEDUP_WINDOW        how long a delivery is remembered[7d]\n"
+        "  HOOKQ_SYNC                durable commits; false = relaxed [true]\n"
+        "                            durability (a crash can lose acknowledged deliveries)\n"
+        "  HOOKQ_RECEIVER_THREADS    HTTP threads                     [CPUs, 2..8]\n"
+        "  HOOKQ_RECEIVER_TIMEOUT    idle/slow connection timeout     [30s]\n"
+        "  HOOKQ_MAX_CONNECTIONS     concurrent connections           [1024]\n"
+        "  HOOKQ_MAX_PENDING         deliveries waiting for a commit  [4096]\n"
+        "  HOOKQ_MAX_BUFFERED        body bytes held in memory        [256MiB]\n"
+        "  HOOKQ_LOG_FORMAT          json or text                     [json]\n"
+        "  HOOKQ_LOG_LEVEL           debug, info, warn, error         [info]\n"
+        "\n"
+        "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
+        "A bad value stops the receiver with one line naming the variable (exit 2).\n"
+        "No privilege is needed: run it as an unprivileged user that owns HOOKQ_DB.\n");
 }
 
 int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why)
@@ -119,8 +120,7 @@ int receiver_listen_parse(const char *value, struct receiver_listen *out, const 
     return 0;
 }
 
-static int copy_str(char *dst, size_t cap, const char *src, const char *name,
-                    struct hq_cfgerr *err)
+static int copy_str(char *dst, size_t cap, const char *src, const char *name, struct hq_cfgerr *err)
 {
     size_t n = strlen(src);
     if (n >= cap)
@@ -176,8 +176,8 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
     uint64_t u;
     memset(c, 0, sizeof(*c));
 
-    if ((rc = copy_str(c->db_path, sizeof(c->db_path), hq_env_str("HOOKQ_DB", DEF_DB),
-                       "HOOKQ_DB", err)) != 0)
+    if ((rc = copy_str(c->db_path, sizeof(c->db_path), hq_env_str("HOOKQ_DB", DEF_DB), "HOOKQ_DB",
+                       err)) != 0)
         goto out;
     if ((rc = hq_env_size("HOOKQ_MAP_SIZE", 4 * GIB, 64 * 1024, 1ull << 44, &c->map_size, err)) !=
         0)
@@ -207,8 +207,8 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
     v = hq_env_str("HOOKQ_EVENTS", DEF_EVENTS);
     rc = ingest_events_parse(v, &c->events, &c->all_events);
     if (rc == HQ_ECONFIG)
-        rc = hq_cfgerr_set(err, "HOOKQ_EVENTS", v,
-                           "expected event names separated by commas, or *");
+        rc =
+            hq_cfgerr_set(err, "HOOKQ_EVENTS", v, "expected event names separated by commas, or *");
     if (rc != 0)
         goto out;
 

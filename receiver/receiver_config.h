@@ -35,8 +35,8 @@ struct receiver_config {
     uint64_t map_size;
     struct receiver_listen listen;
     char webhook_path[RECEIVER_PATH_MAX];
-    hq_sigkeys *keys;   /* owned */
-    char **events;      /* owned, NULL-terminated; see ingest_events_parse */
+    hq_sigkeys *keys; /* owned */
+    char **events;    /* owned, NULL-terminated; see ingest_events_parse */
     bool all_events;
     uint64_t max_body;
     bool log_json;
@@ -46,8 +46,8 @@ struct receiver_config {
     unsigned threads;   /* HTTP threads */
     unsigned timeout_s; /* idle connection timeout */
     unsigned max_connections;
-    uint64_t max_pending;   /* deliveries waiting for a commit */
-    uint64_t max_buffered;  /* request body bytes held in memory at once */
+    uint64_t max_pending;  /* deliveries waiting for a commit */
+    uint64_t max_buffered; /* request body bytes held in memory at once */
 };
 
 /*
@@ -62,8 +62,7 @@ void receiver_config_free(struct receiver_config *c);
  * Parses a HOOKQ_LISTEN value ("host:port", "[v6]:port", "unix:/path").
  * 0 or HQ_ECONFIG with a short static reason in *why.
  */
-HQ_WUR int receiver_listen_parse(const char *value, struct receiver_listen *out,
-                                 const char **why);
+HQ_WUR int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why);
 
 /* Writes the --help text: every variable with its default. */
 void receiver_config_usage(FILE *fp);

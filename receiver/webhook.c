@@ -94,8 +94,7 @@ enum MHD_Result webhook_begin(http_server *s, struct MHD_Connection *conn, void 
 {
     const struct receiver_config *cfg = s->o.cfg;
     const char *event = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Event");
-    const char *delivery =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Delivery");
+    const char *delivery = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Delivery");
     const char *hook = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Hook-ID");
     const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256");
@@ -359,10 +358,8 @@ enum MHD_Result webhook_continue(http_server *s, struct MHD_Connection *conn, st
             return append_body(s, req, upload, n) ? MHD_YES : MHD_NO;
         }
         return body_complete(s, req);
-    case STAGE_COMMITTING:
-        return answer_commit(req);
-    case STAGE_ANSWERED:
-        break;
+    case STAGE_COMMITTING: return answer_commit(req);
+    case STAGE_ANSWERED: break;
     }
     *upload_size = 0;
     return MHD_YES;

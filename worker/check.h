@@ -31,12 +31,12 @@
 
 #define HQ_CHECK_OUTPUT_MAX 8192
 #define HQ_CHECK_DESC_CHARS 140
-#define HQ_CHECK_MAX_ARGS 64
+#define HQ_CHECK_MAX_ARGS   64
 
 enum hq_check_outcome {
-    HQ_CHECK_RAN,       /* finished: state says how */
-    HQ_CHECK_TIMED_OUT, /* killed at the timeout */
-    HQ_CHECK_CANCELLED, /* killed because *cancel was set */
+    HQ_CHECK_RAN,          /* finished: state says how */
+    HQ_CHECK_TIMED_OUT,    /* killed at the timeout */
+    HQ_CHECK_CANCELLED,    /* killed because *cancel was set */
     HQ_CHECK_SPAWN_FAILED, /* could not be started (reason says why) */
 };
 
@@ -47,9 +47,9 @@ struct hq_check_env {
 
 struct hq_check_result {
     enum hq_check_outcome outcome;
-    int state;              /* enum hq_check_state of queue.h when RAN */
-    int exit_code;          /* -1 when killed by a signal */
-    int signal;             /* the signal, or 0 */
+    int state;     /* enum hq_check_state of queue.h when RAN */
+    int exit_code; /* -1 when killed by a signal */
+    int signal;    /* the signal, or 0 */
     int64_t duration_ms;
     char description[HQ_CHECK_DESC_CHARS * 4 + 1]; /* first line, cut */
     char output[HQ_CHECK_OUTPUT_MAX + 1];          /* captured, NUL-terminated */

@@ -227,11 +227,8 @@ int main(int argc, char **argv)
             }
             c.db = optarg;
             break;
-        case 'h':
-            return ctl_finish_output(ctl_usage());
-        case 'V':
-            printf("hookqctl %s\n", HOOKQ_VERSION);
-            return ctl_finish_output(CTL_OK);
+        case 'h': return ctl_finish_output(ctl_usage());
+        case 'V': printf("hookqctl %s\n", HOOKQ_VERSION); return ctl_finish_output(CTL_OK);
         default:
             ctl_err("unknown option '%s' (see hookqctl --help)", argv[optind - 1]);
             return CTL_USAGE;

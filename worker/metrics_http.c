@@ -54,8 +54,8 @@ int hq_parse_hostport(const char *s, struct sockaddr_storage *ss, unsigned *len)
     return 0;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type,
-                              char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type, char *body,
+                              size_t len, enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (r == NULL)

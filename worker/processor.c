@@ -33,8 +33,8 @@ const char *hq_outcome_name(enum hq_outcome o)
     return o < HQ_OUT_COUNT ? outcome_names[o] : "unknown";
 }
 
-int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github *gh,
-                        hq_metrics *m, hq_processor **out)
+int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github *gh, hq_metrics *m,
+                        hq_processor **out)
 {
     int rc;
     hq_processor *p = calloc(1, sizeof(*p));
@@ -165,9 +165,8 @@ static int post(struct job *j, const char *state, const char *description)
     const struct worker_config *cfg = j->p->cfg;
     char url[2048];
     const char *target = NULL;
-    if (cfg->target_url != NULL &&
-        worker_target_url(cfg->target_url, j->ev->repo_name, j->sha, j->ev->delivery, url,
-                          sizeof(url)) == 0)
+    if (cfg->target_url != NULL && worker_target_url(cfg->target_url, j->ev->repo_name, j->sha,
+                                                     j->ev->delivery, url, sizeof(url)) == 0)
         target = url;
     struct hq_gh_result res;
     int64_t t0 = hq_mono_ms();
@@ -185,13 +184,10 @@ static int post(struct job *j, const char *state, const char *description)
         hq_info("post_status", &j->log, "posted %s to %s", state, j->sha);
         j->log.duration_ms = -1;
         return -1;
-    case HQ_GH_WAIT:
-        return (int)wait_until(j, res.retry_at_ms, res.reason);
-    case HQ_GH_PERMANENT:
-        return (int)permanent(j, res.reason);
+    case HQ_GH_WAIT: return (int)wait_until(j, res.retry_at_ms, res.reason);
+    case HQ_GH_PERMANENT: return (int)permanent(j, res.reason);
     case HQ_GH_RETRY:
-    default:
-        return (int)attempt_failed(j, res.reason);
+    default: return (int)attempt_failed(j, res.reason);
     }
 }
 
@@ -225,8 +221,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
     int rc, o;
 
     struct hq_route route;
-    if ((rc = hq_route_event(ev->event, ev->payload ? ev->payload : "", ev->payload_len,
-                             &route)) != 0)
+    if ((rc = hq_route_event(ev->event, ev->payload ? ev->payload : "", ev->payload_len, &route)) !=
+        0)
         return finish(&j, queue_failed(&j, "routing", rc));
     if (route.kind == HQ_ROUTE_INVALID)
         return finish(&j, permanent(&j, route.reason));
@@ -257,8 +253,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
         cr = malloc(sizeof(*cr));
         if (cr == NULL)
             return finish(&j, queue_failed(&j, "running the check", -ENOMEM));
-        struct hq_check_env env = {ev->event, ev->action, ev->repo_name, j.sha, ev->delivery,
-                                   ev->attempts + 1};
+        struct hq_check_env env = {ev->event, ev->action,   ev->repo_name,
+                                   j.sha,     ev->delivery, ev->attempts + 1};
         rc = hq_check_run(p->argv, &env, ev->payload, ev->payload_len, cfg->check_timeout_ms,
                           cancel, cr);
         enum hq_outcome out = HQ_OUT_COUNT;
@@ -286,8 +282,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
                         state_name(cr->state), cr->exit_code, cr->signal, cr->description);
                 state = cr->state;
                 desc = cr->description;
-                rc = hq_queue_record_step(p->q, lease, HQ_STEP_CHECKED,
-                                          (enum hq_check_state)state, desc);
+                rc = hq_queue_record_step(p->q, lease, HQ_STEP_CHECKED, (enum hq_check_state)state,
+                                          desc);
                 if (rc != 0)
                     out = queue_failed(&j, "recording the check result", rc);
                 j.pending_unrecorded = false; /* CHECKED implies it */

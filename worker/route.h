@@ -30,7 +30,6 @@ struct hq_route {
 
 /* Routes event (X-GitHub-Event) with its raw JSON payload. Returns 0 with
  * *out filled in, or -ENOMEM. Malformed JSON is HQ_ROUTE_INVALID. */
-HQ_WUR int hq_route_event(const char *event, const char *payload, size_t len,
-                          struct hq_route *out);
+HQ_WUR int hq_route_event(const char *event, const char *payload, size_t len, struct hq_route *out);
 
 #endif

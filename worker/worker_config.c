@@ -85,15 +85,13 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
                               err)) ||
         (rc = hq_env_duration("HOOKQ_LEASE", 60000, 1000, DAY_MS, &c->lease_ms, err)) ||
         (rc = hq_env_bool("HOOKQ_PACING", true, &c->pacing, err)) ||
-        (rc = hq_env_uint("HOOKQ_PACING_PER_MINUTE", 80, 1, 100000, &c->pacing_per_minute,
-                          err)) ||
+        (rc = hq_env_uint("HOOKQ_PACING_PER_MINUTE", 80, 1, 100000, &c->pacing_per_minute, err)) ||
         (rc = hq_env_uint("HOOKQ_PACING_PER_HOUR", 500, 1, 1000000, &c->pacing_per_hour, err)) ||
-        (rc = hq_env_uint("HOOKQ_RATELIMIT_RESERVE", 100, 0, 100000, &c->ratelimit_reserve,
-                          err)) ||
-        (rc = hq_env_duration("HOOKQ_HTTP_TIMEOUT", 30000, 100, 600000, &c->http_timeout_ms,
+        (rc = hq_env_uint("HOOKQ_RATELIMIT_RESERVE", 100, 0, 100000, &c->ratelimit_reserve, err)) ||
+        (rc =
+             hq_env_duration("HOOKQ_HTTP_TIMEOUT", 30000, 100, 600000, &c->http_timeout_ms, err)) ||
+        (rc = hq_env_duration("HOOKQ_CONNECT_TIMEOUT", 10000, 100, 600000, &c->connect_timeout_ms,
                               err)) ||
-        (rc = hq_env_duration("HOOKQ_CONNECT_TIMEOUT", 10000, 100, 600000,
-                              &c->connect_timeout_ms, err)) ||
         (rc = hq_env_uint("HOOKQ_MAX_IN_FLIGHT", 32, 1, 1024, &c->max_in_flight, err)) ||
         (rc = hq_env_duration("HOOKQ_SHUTDOWN_GRACE", 10000, 0, 3600000, &c->shutdown_grace_ms,
                               err)))
@@ -135,8 +133,8 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
     }
     if (c->target_url != NULL) {
         char probe[2048];
-        if (worker_target_url(c->target_url, "o/r", "0123456789012345678901234567890123456789",
-                              "d", probe, sizeof(probe)) != 0)
+        if (worker_target_url(c->target_url, "o/r", "0123456789012345678901234567890123456789", "d",
+                              probe, sizeof(probe)) != 0)
             return hq_cfgerr_set(err, "HOOKQ_TARGET_URL", c->target_url, "too long");
     }
     return 0;

@@ -20,13 +20,13 @@ struct worker_config {
     bool sync;
     char *api_url;
     uint64_t app_id;
-    char *app_key_path;   /* App mode ... */
-    char *token_path;     /* ... or personal token mode */
+    char *app_key_path; /* App mode ... */
+    char *token_path;   /* ... or personal token mode */
     uint64_t workers;
     char *check_cmd;
     int64_t check_timeout_ms;
     char *context;
-    char *target_url;     /* template, NULL if none */
+    char *target_url; /* template, NULL if none */
     bool post_pending;
     uint64_t max_attempts;
     int64_t backoff_base_ms, backoff_max_ms;

@@ -127,8 +127,8 @@ static void *renewer_main(void *arg)
     return NULL;
 }
 
-int hq_pool_start(hq_queue *q, hq_processor *p, unsigned nthreads, int64_t lease_ms,
-                  hq_metrics *m, hq_pool **out)
+int hq_pool_start(hq_queue *q, hq_processor *p, unsigned nthreads, int64_t lease_ms, hq_metrics *m,
+                  hq_pool **out)
 {
     int rc = 0;
     hq_pool *pool = calloc(1, sizeof(*pool));

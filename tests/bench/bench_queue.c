@@ -30,9 +30,12 @@ static int fill(hq_queue *q, unsigned n)
             unsigned k = 0;
             for (; k < BATCH && r < n; k++, r++) {
                 snprintf(deliveries[k], sizeof(deliveries[k]), "d-%u-%u", round, r);
-                items[k] = (struct hq_enqueue){.hook_id = 1, .delivery = deliveries[k],
-                                               .event = "push", .repo_id = r + 1,
-                                               .repo_name = "bench/repo", .payload = payload,
+                items[k] = (struct hq_enqueue){.hook_id = 1,
+                                               .delivery = deliveries[k],
+                                               .event = "push",
+                                               .repo_id = r + 1,
+                                               .repo_name = "bench/repo",
+                                               .payload = payload,
                                                .payload_len = sizeof(payload) - 1};
             }
             if (hq_queue_enqueue(q, items, k) != 0)
@@ -75,8 +78,13 @@ static double run(const char *dir, unsigned n, unsigned cycles, bool sync)
             return -1;
         char d[32];
         snprintf(d, sizeof(d), "n-%u", i);
-        struct hq_enqueue it = {.hook_id = 1, .delivery = d, .event = "push", .repo_id = repo,
-                                .repo_name = "bench/repo", .payload = "{}", .payload_len = 2};
+        struct hq_enqueue it = {.hook_id = 1,
+                                .delivery = d,
+                                .event = "push",
+                                .repo_id = repo,
+                                .repo_name = "bench/repo",
+                                .payload = "{}",
+                                .payload_len = 2};
         if (hq_queue_enqueue(q, &it, 1) != 0 || it.result != 0)
             return -1;
     }
@@ -111,7 +119,6 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     double durable = run(argv[1], 1000, cycles / 10, true);
-    printf("durable (sync on), 1000 repositories, one thread: %.1f us per cycle\n",
-           durable);
+    printf("durable (sync on), 1000 repositories, one thread: %.1f us per cycle\n", durable);
     return 0;
 }

@@ -246,8 +246,7 @@ static bool answer_fault(struct fh_ctx *ctx, enum fh_fault fault, unsigned code,
         return true;
     case FH_FAULT_NONE:
     case FH_FAULT_HANG:
-    case FH_FAULT_MALFORMED:
-        break;
+    case FH_FAULT_MALFORMED: break;
     }
     return false;
 }
@@ -523,20 +522,11 @@ void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_an
         goto record;
     }
     switch (m.route) {
-    case ROUTE_ACCESS_TOKENS:
-        access_tokens(ctx, &m, rq, &c, ans);
-        break;
-    case ROUTE_INSTALLATION:
-        installation(ctx, &m, &c, ans);
-        break;
-    case ROUTE_STATUSES:
-        statuses(ctx, &m, rq, &c, ans);
-        break;
-    case ROUTE_RATE_LIMIT:
-        rate_limit(ctx, &c, ans);
-        break;
-    case ROUTE_UNKNOWN:
-        break;
+    case ROUTE_ACCESS_TOKENS: access_tokens(ctx, &m, rq, &c, ans); break;
+    case ROUTE_INSTALLATION: installation(ctx, &m, &c, ans); break;
+    case ROUTE_STATUSES: statuses(ctx, &m, rq, &c, ans); break;
+    case ROUTE_RATE_LIMIT: rate_limit(ctx, &c, ans); break;
+    case ROUTE_UNKNOWN: break;
     }
     if (fault == FH_FAULT_HANG)
         ans->delay_ms += ctx->opts->faults.hang_ms;

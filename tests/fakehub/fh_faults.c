@@ -102,22 +102,14 @@ enum fh_fault fh_faults_pick(fh_faults *f, unsigned route_bit, unsigned *code)
 const char *fh_fault_name(enum fh_fault fault)
 {
     switch (fault) {
-    case FH_FAULT_NONE:
-        return "none";
-    case FH_FAULT_5XX:
-        return "5xx";
-    case FH_FAULT_429:
-        return "429";
-    case FH_FAULT_PRIMARY_403:
-        return "primary_403";
-    case FH_FAULT_SECONDARY_403:
-        return "secondary_403";
-    case FH_FAULT_RESET:
-        return "reset";
-    case FH_FAULT_HANG:
-        return "hang";
-    case FH_FAULT_MALFORMED:
-        return "malformed";
+    case FH_FAULT_NONE: return "none";
+    case FH_FAULT_5XX: return "5xx";
+    case FH_FAULT_429: return "429";
+    case FH_FAULT_PRIMARY_403: return "primary_403";
+    case FH_FAULT_SECONDARY_403: return "secondary_403";
+    case FH_FAULT_RESET: return "reset";
+    case FH_FAULT_HANG: return "hang";
+    case FH_FAULT_MALFORMED: return "malformed";
     }
     return "unknown";
 }

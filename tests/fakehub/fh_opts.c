@@ -249,22 +249,14 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
             if (parse_listen(v, o) != 0)
                 return fail(err, errcap, name, v, "expected HOST:PORT");
             break;
-        case OPT_PORT_FILE:
-            o->port_file = v;
-            break;
-        case OPT_RECORD:
-            o->record_file = v;
-            break;
+        case OPT_PORT_FILE: o->port_file = v; break;
+        case OPT_RECORD: o->record_file = v; break;
         case OPT_APP_ID:
             if (hq_parse_uint(v, 1, (1ull << 53), &o->app_id) != 0)
                 return fail(err, errcap, name, v, "expected a positive integer");
             break;
-        case OPT_APP_KEY:
-            o->app_key_file = v;
-            break;
-        case OPT_PAT_FILE:
-            o->pat_file = v;
-            break;
+        case OPT_APP_KEY: o->app_key_file = v; break;
+        case OPT_PAT_FILE: o->pat_file = v; break;
         case OPT_SEED:
             if (hq_parse_uint(v, 0, UINT64_MAX, &f->seed) != 0)
                 return fail(err, errcap, name, v, "expected an unsigned integer");
@@ -335,9 +327,7 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
                 return fail(err, errcap, name, v, "expected a length of 8..4096");
             o->token_length = (size_t)u;
             break;
-        case OPT_REVOKE_OLDER:
-            o->revoke_older = true;
-            break;
+        case OPT_REVOKE_OLDER: o->revoke_older = true; break;
         case OPT_STATUS_CODE_FOR:
             if (o->n_status_codes >= FH_MAX_MAPPINGS)
                 return fail(err, errcap, name, v, "too many repositories (at most 256)");
@@ -352,12 +342,8 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
                 return fail(err, errcap, name, v, "expected owner/name=ID or *=ID");
             o->n_installations++;
             break;
-        case OPT_HELP:
-            *action = FH_OPTS_HELP;
-            return 0;
-        case OPT_VERSION:
-            *action = FH_OPTS_VERSION;
-            return 0;
+        case OPT_HELP: *action = FH_OPTS_HELP; return 0;
+        case OPT_VERSION: *action = FH_OPTS_VERSION; return 0;
         default: {
             const char *bad = (optind > 0 && optind <= argc) ? argv[optind - 1] : "?";
             if (c == '?' && optopt != 0) {

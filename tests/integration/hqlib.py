@@ -190,20 +190,28 @@ def post_delivery(url_or_port, event, delivery, body: bytes, secret=None, hook_i
 
 # ---------------------------------------------------------------- receiver --
 
-class Receiver:
-    """A running hookq-receiver started by start_receiver()."""
+class Service:
+    """A running hookq process: its HTTP port, its log, and how to stop it."""
 
-    def __init__(self, proc, port, db, log, workdir):
+    def __init__(self, proc, port, log):
         self.proc = proc
         self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.url = self.base + "/webhook"
-        self.db = db
         self.log = log
-        self.workdir = workdir
 
     def get(self, path, timeout=10.0):
         return http_request("127.0.0.1", self.port, "GET", path, timeout=timeout, body=None)
+
+    def metrics(self):
+        """Parses /metrics into {'name{labels}': value}."""
+        st, _, body = self.get("/metrics")
+        if st != 200:
+            raise RuntimeError(f"/metrics answered {st}")
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, val = line.rpartition(" ")
+                out[name] = float(val)
+        return out
 
     def stop(self, timeout=30.0):
         """SIGTERM, wait, and return the exit status."""
@@ -234,6 +242,17 @@ class Receiver:
             except ValueError:
                 out.append({"raw": line})
         return out
+
+
+class Receiver(Service):
+    """A running hookq-receiver started by start_receiver()."""
+
+    def __init__(self, proc, port, db, log, workdir):
+        super().__init__(proc, port, log)
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = self.base + "/webhook"
+        self.db = db
+        self.workdir = workdir
 
 
 def start_receiver(workdir, secrets=(b"It's a Secret to Everybody",), env=None, port=None,
@@ -292,16 +311,7 @@ def start_receiver(workdir, secrets=(b"It's a Secret to Everybody",), env=None, 
 
 def metrics(rcv):
     """Parses the receiver's /metrics into {'name{labels}': value}."""
-    st, _, body = rcv.get("/metrics")
-    if st != 200:
-        raise RuntimeError(f"/metrics answered {st}")
-    out = {}
-    for line in body.decode().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, _, val = line.rpartition(" ")
-        out[name] = float(val)
-    return out
+    return rcv.metrics()
 
 
 # ------------------------------------------------------------------- queue --

@@ -1,9 +1,7 @@
 """Starting hookq-worker, and a whole pipeline (fakehub + receiver + worker),
 for the integration tests, the benchmarks and the demo. Python stdlib only."""
 
-import json
 import os
-import signal
 import subprocess
 import time
 
@@ -13,57 +11,17 @@ import hqlib
 CHECK_OK = "sh -c 'cat >/dev/null; echo \"all good for $HOOKQ_SHA\"'"
 
 
-class Worker:
-    """A running hookq-worker started by start_worker()."""
+class Worker(hqlib.Service):
+    """A running hookq-worker started by start_worker(); its port is the
+    metrics port."""
 
     def __init__(self, proc, metrics_port, log, env):
-        self.proc = proc
+        super().__init__(proc, metrics_port, log)
         self.metrics_port = metrics_port
-        self.log = log
         self.env = env
 
-    def get(self, path, timeout=10.0):
-        return hqlib.http_request("127.0.0.1", self.metrics_port, "GET", path, timeout=timeout,
-                                  body=None)
-
-    def metrics(self):
-        st, _, body = self.get("/metrics")
-        if st != 200:
-            raise RuntimeError(f"worker /metrics answered {st}")
-        out = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, val = line.rpartition(" ")
-                out[name] = float(val)
-        return out
-
     def stop(self, timeout=60.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        return self.proc.wait()
-
-    def log_text(self):
-        with open(self.log, "r", errors="replace") as f:
-            return f.read()
-
-    def log_lines(self):
-        out = []
-        for line in self.log_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                out.append({"raw": line})
-        return out
+        return super().stop(timeout)
 
 
 def start_worker(workdir, db, api_url, app_id=None, app_key=None, token_file=None,

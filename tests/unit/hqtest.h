@@ -51,7 +51,7 @@ static char hqtest_tmpdir[256];
     do {                                                                                           \
         long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
         if (va_ != vb_) {                                                                          \
-            fprintf(stderr, "  %s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,       \
+            fprintf(stderr, "  %s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,        \
                     __LINE__, #a, va_, #b, vb_);                                                   \
             hqtest_failures++;                                                                     \
         }                                                                                          \
@@ -61,7 +61,7 @@ static char hqtest_tmpdir[256];
     do {                                                                                           \
         const char *sa_ = (a), *sb_ = (b);                                                         \
         if (sa_ == NULL || sb_ == NULL || strcmp(sa_, sb_) != 0) {                                 \
-            fprintf(stderr, "  %s:%d: CHECK_STR failed: %s == \"%s\", %s == \"%s\"\n", __FILE__,  \
+            fprintf(stderr, "  %s:%d: CHECK_STR failed: %s == \"%s\", %s == \"%s\"\n", __FILE__,   \
                     __LINE__, #a, sa_ ? sa_ : "(null)", #b, sb_ ? sb_ : "(null)");                 \
             hqtest_failures++;                                                                     \
         }                                                                                          \

@@ -14,10 +14,9 @@ static int run(const char *cmdline, const char *payload, int64_t timeout_ms)
     char *argv[HQ_CHECK_MAX_ARGS + 1];
     snprintf(buf, sizeof(buf), "%s", cmdline);
     REQUIRE(hq_check_split(buf, argv) > 0);
-    struct hq_check_env env = {"push", "", "octo/cat", "0123456789abcdef0123456789abcdef01234567",
+    struct hq_check_env env = {"push",   "", "octo/cat", "0123456789abcdef0123456789abcdef01234567",
                                "guid-1", 3};
-    return hq_check_run(argv, &env, payload, payload ? strlen(payload) : 0, timeout_ms, NULL,
-                        &res);
+    return hq_check_run(argv, &env, payload, payload ? strlen(payload) : 0, timeout_ms, NULL, &res);
 }
 
 HQ_TEST(split_words_and_quotes)

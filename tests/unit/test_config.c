@@ -11,10 +11,20 @@ HQ_TEST(durations)
         const char *in;
         int rc;
         int64_t ms;
-    } rows[] = {{"500ms", 0, 500}, {"30s", 0, 30000}, {"10m", 0, 600000}, {"2h", 0, 7200000},
-                {"7d", 0, 604800000}, {"1.5s", 0, 1500}, {"15", 0, 15000}, {"0", 0, 0},
-                {"", HQ_ECONFIG, 0}, {"ms", HQ_ECONFIG, 0}, {"10x", HQ_ECONFIG, 0},
-                {"-5s", HQ_ECONFIG, 0}, {"5 s", HQ_ECONFIG, 0}, {"1e3s", HQ_ECONFIG, 0},
+    } rows[] = {{"500ms", 0, 500},
+                {"30s", 0, 30000},
+                {"10m", 0, 600000},
+                {"2h", 0, 7200000},
+                {"7d", 0, 604800000},
+                {"1.5s", 0, 1500},
+                {"15", 0, 15000},
+                {"0", 0, 0},
+                {"", HQ_ECONFIG, 0},
+                {"ms", HQ_ECONFIG, 0},
+                {"10x", HQ_ECONFIG, 0},
+                {"-5s", HQ_ECONFIG, 0},
+                {"5 s", HQ_ECONFIG, 0},
+                {"1e3s", HQ_ECONFIG, 0},
                 {"99999999999999999999d", HQ_ECONFIG, 0}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         int64_t ms = -1;
@@ -33,10 +43,10 @@ HQ_TEST(sizes)
         const char *in;
         int rc;
         uint64_t b;
-    } rows[] = {{"1024", 0, 1024}, {"64KiB", 0, 65536}, {"25MiB", 0, 26214400},
+    } rows[] = {{"1024", 0, 1024},          {"64KiB", 0, 65536},           {"25MiB", 0, 26214400},
                 {"4GiB", 0, 4294967296ull}, {"1TiB", 0, 1099511627776ull}, {"2k", 0, 2048},
-                {"1M", 0, 1048576}, {"10MB", 0, 10485760}, {"", HQ_ECONFIG, 0},
-                {"MiB", HQ_ECONFIG, 0}, {"5PiB", HQ_ECONFIG, 0}, {"-1", HQ_ECONFIG, 0},
+                {"1M", 0, 1048576},         {"10MB", 0, 10485760},         {"", HQ_ECONFIG, 0},
+                {"MiB", HQ_ECONFIG, 0},     {"5PiB", HQ_ECONFIG, 0},       {"-1", HQ_ECONFIG, 0},
                 {"1 MiB", HQ_ECONFIG, 0}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         uint64_t b = 0;
@@ -85,10 +95,10 @@ HQ_TEST(env_errors_name_the_variable)
 
 static void worker_env(void)
 {
-    static const char *const names[] = {"HOOKQ_APP_ID", "HOOKQ_APP_KEY_FILE", "HOOKQ_TOKEN_FILE",
-                                        "HOOKQ_CHECK_CMD", "CREDENTIALS_DIRECTORY",
-                                        "HOOKQ_WORKERS", "HOOKQ_BACKOFF_BASE",
-                                        "HOOKQ_BACKOFF_MAX", "HOOKQ_GITHUB_API"};
+    static const char *const names[] = {
+        "HOOKQ_APP_ID",       "HOOKQ_APP_KEY_FILE",    "HOOKQ_TOKEN_FILE",
+        "HOOKQ_CHECK_CMD",    "CREDENTIALS_DIRECTORY", "HOOKQ_WORKERS",
+        "HOOKQ_BACKOFF_BASE", "HOOKQ_BACKOFF_MAX",     "HOOKQ_GITHUB_API"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         unsetenv(names[i]);
 }

@@ -4,12 +4,23 @@
 
 HQ_TEST(round_trip)
 {
-    struct hq_event ev = {.id = 7, .repo_id = 1ull << 40, .hook_id = 99, .installation_id = 5,
-                          .received_at_ms = 1700000000000, .not_before_ms = 12,
-                          .dead_at_ms = 13, .attempts = 4, .step = HQ_STEP_CHECKED,
-                          .check_state = HQ_CHECK_FAILURE, .repo_name = "octo/cat",
-                          .delivery = "guid", .event = "push", .action = "",
-                          .check_desc = "3 failed", .history = "[]", .reason = "r"};
+    struct hq_event ev = {.id = 7,
+                          .repo_id = 1ull << 40,
+                          .hook_id = 99,
+                          .installation_id = 5,
+                          .received_at_ms = 1700000000000,
+                          .not_before_ms = 12,
+                          .dead_at_ms = 13,
+                          .attempts = 4,
+                          .step = HQ_STEP_CHECKED,
+                          .check_state = HQ_CHECK_FAILURE,
+                          .repo_name = "octo/cat",
+                          .delivery = "guid",
+                          .event = "push",
+                          .action = "",
+                          .check_desc = "3 failed",
+                          .history = "[]",
+                          .reason = "r"};
     uint8_t buf[1024];
     size_t len;
     CHECK_EQ(hq_envelope_encode(&ev, buf, sizeof(buf), &len), 0);

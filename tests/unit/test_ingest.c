@@ -102,22 +102,22 @@ HQ_TEST(form_payload_table)
         {"payload=%7B%22a%22%3A1%7D", 0, "{\"a\":1}"},
         {"payload=a+b+c", 0, "a b c"},
         {"payload=%2B%25%26%3D", 0, "+%&="},
-        {"x=1&payload=%7b%7d&y=2", 0, "{}"},           /* lower-case hex, other fields */
-        {"p%61yload=ok", 0, "ok"},                      /* encoded key */
+        {"x=1&payload=%7b%7d&y=2", 0, "{}"}, /* lower-case hex, other fields */
+        {"p%61yload=ok", 0, "ok"},           /* encoded key */
         {"payload=", 0, ""},
         {"payload", 0, ""},
         {"payload=a=b", 0, "a=b"},
-        {"other=%zz&payload=1", 0, "1"},                /* other fields are not checked */
+        {"other=%zz&payload=1", 0, "1"}, /* other fields are not checked */
         {"&&payload=1&&", 0, "1"},
-        {"payload=%", HQ_EPARSE, NULL},                 /* bad escapes */
+        {"payload=%", HQ_EPARSE, NULL}, /* bad escapes */
         {"payload=%4", HQ_EPARSE, NULL},
         {"payload=%4g", HQ_EPARSE, NULL},
         {"payload=%%41", HQ_EPARSE, NULL},
-        {"", HQ_EPARSE, NULL},                          /* missing */
+        {"", HQ_EPARSE, NULL}, /* missing */
         {"payloads=1", HQ_EPARSE, NULL},
         {"Payload=1", HQ_EPARSE, NULL},
         {"x=payload", HQ_EPARSE, NULL},
-        {"payload=1&payload=2", HQ_EPARSE, NULL},       /* duplicate */
+        {"payload=1&payload=2", HQ_EPARSE, NULL}, /* duplicate */
         {"payload=1&p%61yload=1", HQ_EPARSE, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -190,10 +190,8 @@ static void route_table_cases(void)
         {"{\"repository\":{\"id\":\"7\",\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0,
          NULL},
         {"{\"repository\":{\"id\":0,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0, NULL},
-        {"{\"repository\":{\"id\":-5,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0,
-         NULL},
-        {"{\"repository\":{\"id\":1.5,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0,
-         NULL},
+        {"{\"repository\":{\"id\":-5,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0, NULL},
+        {"{\"repository\":{\"id\":1.5,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0, NULL},
         {"{\"repository\":{\"id\":9007199254740993,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0,
          NULL, 0, NULL},
         {"{\"repository\":{\"id\":1e300,\"full_name\":\"o/r\"}}", HQ_EPARSE, false, 0, NULL, 0,
@@ -244,7 +242,8 @@ HQ_TEST(route_table_with_arena)
     size_t n = 2000000;
     char *big = malloc(n + 100);
     REQUIRE(big != NULL);
-    size_t pos = (size_t)snprintf(big, 100, "{\"repository\":{\"id\":5,\"full_name\":\"o/r\"},\"l\":[");
+    size_t pos =
+        (size_t)snprintf(big, 100, "{\"repository\":{\"id\":5,\"full_name\":\"o/r\"},\"l\":[");
     while (pos < n) {
         memcpy(big + pos, "{\"k\":1},", 8);
         pos += 8;

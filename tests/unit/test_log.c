@@ -34,7 +34,8 @@ static void emit_secrets(void)
     hq_info("op", NULL, "token ghs_abcdefghijklmnopqrstuvwxyz0123456789 used");
     hq_info("op", NULL, "jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJl sent");
     hq_info("op", NULL, "header Authorization: Bearer abcdefghijklmnop1234");
-    hq_info("op", NULL, "key -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- x");
+    hq_info("op", NULL,
+            "key -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- x");
     hq_debug("op", NULL, "not shown at info");
 }
 

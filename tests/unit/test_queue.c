@@ -41,9 +41,14 @@ static int enq(hq_queue *q, uint64_t repo, uint64_t hook, const char *delivery, 
 {
     char name[64];
     snprintf(name, sizeof(name), "owner/repo%llu", (unsigned long long)repo);
-    struct hq_enqueue it = {.hook_id = hook, .delivery = delivery, .event = "push",
-                            .action = "", .repo_id = repo, .repo_name = name,
-                            .payload = "{\"x\":1}", .payload_len = 7};
+    struct hq_enqueue it = {.hook_id = hook,
+                            .delivery = delivery,
+                            .event = "push",
+                            .action = "",
+                            .repo_id = repo,
+                            .repo_name = name,
+                            .payload = "{\"x\":1}",
+                            .payload_len = 7};
     int rc = hq_queue_enqueue(q, &it, 1);
     if (id != NULL)
         *id = it.id;
@@ -120,10 +125,20 @@ HQ_TEST(duplicate_within_one_batch)
 {
     hq_queue *q = open_q(10, 0);
     struct hq_enqueue it[2] = {
-        {.hook_id = 1, .delivery = "x", .event = "push", .repo_id = 3, .repo_name = "o/r",
-         .payload = "{}", .payload_len = 2},
-        {.hook_id = 1, .delivery = "x", .event = "push", .repo_id = 3, .repo_name = "o/r",
-         .payload = "{}", .payload_len = 2},
+        {.hook_id = 1,
+         .delivery = "x",
+         .event = "push",
+         .repo_id = 3,
+         .repo_name = "o/r",
+         .payload = "{}",
+         .payload_len = 2},
+        {.hook_id = 1,
+         .delivery = "x",
+         .event = "push",
+         .repo_id = 3,
+         .repo_name = "o/r",
+         .payload = "{}",
+         .payload_len = 2},
     };
     CHECK_EQ(hq_queue_enqueue(q, it, 2), 0);
     CHECK_EQ(it[0].result, 0);
@@ -172,11 +187,23 @@ HQ_TEST(invalid_items_are_refused_alone)
     memset(longd, 'a', sizeof(longd) - 1);
     longd[sizeof(longd) - 1] = '\0';
     struct hq_enqueue it[3] = {
-        {.delivery = "ok", .event = "push", .repo_id = 3, .repo_name = "o/r", .payload = "{}",
+        {.delivery = "ok",
+         .event = "push",
+         .repo_id = 3,
+         .repo_name = "o/r",
+         .payload = "{}",
          .payload_len = 2},
-        {.delivery = "norepo", .event = "push", .repo_id = 0, .repo_name = "o/r",
-         .payload = "{}", .payload_len = 2},
-        {.delivery = longd, .event = "push", .repo_id = 3, .repo_name = "o/r", .payload = "{}",
+        {.delivery = "norepo",
+         .event = "push",
+         .repo_id = 0,
+         .repo_name = "o/r",
+         .payload = "{}",
+         .payload_len = 2},
+        {.delivery = longd,
+         .event = "push",
+         .repo_id = 3,
+         .repo_name = "o/r",
+         .payload = "{}",
          .payload_len = 2},
     };
     CHECK_EQ(hq_queue_enqueue(q, it, 3), 0);
@@ -525,8 +552,12 @@ HQ_TEST(full_map_fails_cleanly)
     for (int i = 0; i < 100; i++) {
         char d[32];
         snprintf(d, sizeof(d), "d%d", i);
-        struct hq_enqueue it = {.delivery = d, .event = "push", .repo_id = 1 + (uint64_t)(i % 3),
-                                .repo_name = "o/r", .payload = big, .payload_len = sizeof(big)};
+        struct hq_enqueue it = {.delivery = d,
+                                .event = "push",
+                                .repo_id = 1 + (uint64_t)(i % 3),
+                                .repo_name = "o/r",
+                                .payload = big,
+                                .payload_len = sizeof(big)};
         rc = hq_queue_enqueue(q, &it, 1);
         if (rc != 0)
             break;
@@ -583,8 +614,12 @@ HQ_TEST(full_disk_fails_cleanly)
     for (int i = 0; i < 2000; i++) {
         char d[32];
         snprintf(d, sizeof(d), "disk%d", i);
-        struct hq_enqueue it = {.delivery = d, .event = "push", .repo_id = 1 + (uint64_t)(i % 5),
-                                .repo_name = "o/r", .payload = big, .payload_len = sizeof(big)};
+        struct hq_enqueue it = {.delivery = d,
+                                .event = "push",
+                                .repo_id = 1 + (uint64_t)(i % 5),
+                                .repo_name = "o/r",
+                                .payload = big,
+                                .payload_len = sizeof(big)};
         rc = hq_queue_enqueue(q, &it, 1);
         if (rc != 0)
             break;
@@ -721,11 +756,20 @@ HQ_TEST(concurrent_writes_share_commits)
 HQ_TEST(import_dead_round_trip)
 {
     hq_queue *q = open_q(10, 0);
-    struct hq_event in = {.repo_id = 4, .hook_id = 2, .received_at_ms = 1234,
-                          .repo_name = "o/r", .delivery = "imp", .event = "push",
-                          .action = "", .check_desc = "", .history = "[]",
-                          .reason = "from elsewhere", .payload = "{\"a\":2}", .payload_len = 7,
-                          .attempts = 3, .dead_at_ms = 5678};
+    struct hq_event in = {.repo_id = 4,
+                          .hook_id = 2,
+                          .received_at_ms = 1234,
+                          .repo_name = "o/r",
+                          .delivery = "imp",
+                          .event = "push",
+                          .action = "",
+                          .check_desc = "",
+                          .history = "[]",
+                          .reason = "from elsewhere",
+                          .payload = "{\"a\":2}",
+                          .payload_len = 7,
+                          .attempts = 3,
+                          .dead_at_ms = 5678};
     uint64_t id;
     CHECK_EQ(hq_queue_import_dead(q, &in, &id), 0);
     CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_EDUPLICATE);
@@ -751,8 +795,13 @@ HQ_TEST(bad_import_is_refused_and_stores_nothing)
     hq_queue *q = open_q(10, 0);
     static char reason[HQ_MAX_REASON_LEN + 10];
     memset(reason, 'r', sizeof(reason) - 1);
-    struct hq_event in = {.repo_id = 4, .repo_name = "o/r", .delivery = "big", .event = "push",
-                          .reason = reason, .payload = "{}", .payload_len = 2};
+    struct hq_event in = {.repo_id = 4,
+                          .repo_name = "o/r",
+                          .delivery = "big",
+                          .event = "push",
+                          .reason = reason,
+                          .payload = "{}",
+                          .payload_len = 2};
     uint64_t id;
     CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_ETOOBIG);
     in.reason = "ok";

@@ -8,8 +8,8 @@
 #include <ctype.h>
 
 #define GH_SECRET "It's a Secret to Everybody"
-#define GH_BODY "Hello, World!"
-#define GH_SIG "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+#define GH_BODY   "Hello, World!"
+#define GH_SIG    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 
 static hq_sigkeys *keys_of(const char *const *secrets, size_t n)
 {
@@ -47,23 +47,17 @@ HQ_TEST(header_table)
         {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18", HQ_ESIGNATURE},
         /* short, long, empty digest */
         {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1", HQ_ESIGNATURE},
-        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e170",
-         HQ_ESIGNATURE},
+        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e170", HQ_ESIGNATURE},
         {"sha256=", HQ_ESIGNATURE},
         /* other algorithms and prefixes */
         {"sha1=7d38cdd689735b008b3c702edd92eea23791c5f6", HQ_ESIGNATURE},
-        {"SHA256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-         HQ_ESIGNATURE},
+        {"SHA256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", HQ_ESIGNATURE},
         {"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", HQ_ESIGNATURE},
-        {"sha256:757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-         HQ_ESIGNATURE},
+        {"sha256:757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", HQ_ESIGNATURE},
         /* spaces and non-hex */
-        {" sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-         HQ_ESIGNATURE},
-        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17 ",
-         HQ_ESIGNATURE},
-        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043g17",
-         HQ_ESIGNATURE},
+        {" sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", HQ_ESIGNATURE},
+        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17 ", HQ_ESIGNATURE},
+        {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043g17", HQ_ESIGNATURE},
         {"", HQ_ESIGNATURE},
         {NULL, HQ_ESIGNATURE},
     };
@@ -97,8 +91,8 @@ HQ_TEST(several_secrets_any_matches)
     CHECK_EQ(hq_signature_check(k, GH_SIG, GH_BODY, strlen(GH_BODY)), 0);
     for (size_t i = 0; i < 3; i++) {
         char sig[HQ_SIGNATURE_HEADER_LEN];
-        REQUIRE(hq_signature_format(rotation[i], strlen(rotation[i]), "{}", 2, sig,
-                                    sizeof(sig)) == 0);
+        REQUIRE(hq_signature_format(rotation[i], strlen(rotation[i]), "{}", 2, sig, sizeof(sig)) ==
+                0);
         CHECK_EQ(hq_signature_check(k, sig, "{}", 2), 0);
     }
     char other[HQ_SIGNATURE_HEADER_LEN];
