@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,48 +75,14 @@ static int begin_txn(hq_queue *q, unsigned flags, MDB_txn **txn)
     }
 }
 
-/*
- * With MDB_WRITEMAP, LMDB writes pages through the shared mapping of a file
- * the size of the map, which is sparse: writing a page whose block the disk
- * cannot provide would kill the process with SIGBUS. So the leader reserves
- * the blocks first (fallocate) for everything this transaction can add: the
- * used part of the map, twice the batch's bytes, and HQ_RESERVE_STEP ahead.
- * A disk that cannot give them fails the batch cleanly with HQ_EFULL before
- * any page is touched (space reserved before the client is told, as
- * beanstalkd does). Runs inside the write transaction, so me_last_pgno is
- * this writer's own starting point.
- */
-static int reserve_space(hq_queue *q, uint64_t batch_bytes)
+/* True when the database's filesystem has almost no space left: a failed
+ * write there is a full disk, not a broken one. */
+static bool disk_nearly_full(hq_queue *q)
 {
-    if (q->fd < 0 || q->reserve_unsupported)
-        return 0;
-    MDB_envinfo info;
-    if (mdb_env_info(q->env, &info) != 0)
-        return HQ_ESTORAGE;
-    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * q->psize;
-    uint64_t want = used + 2 * batch_bytes + HQ_RESERVE_SLACK;
-    if (want > info.me_mapsize)
-        want = info.me_mapsize;
-    if (want <= q->reserved)
-        return 0;
-    /* A step ahead keeps fallocate rare; a nearly full disk still gets what
-     * this batch needs. */
-    uint64_t target = want + HQ_RESERVE_STEP;
-    if (target > info.me_mapsize)
-        target = info.me_mapsize;
-    int rc = fallocate(q->fd, 0, 0, (off_t)target) == 0 ? 0 : errno;
-    if (rc == ENOSPC && target > want) {
-        target = want;
-        rc = fallocate(q->fd, 0, 0, (off_t)target) == 0 ? 0 : errno;
-    }
-    if (rc == EOPNOTSUPP) {
-        q->reserve_unsupported = true; /* NEEDSWORK: no guard on such filesystems */
-        return 0;
-    }
-    if (rc != 0)
-        return rc == ENOSPC || rc == EDQUOT ? HQ_EFULL : -rc;
-    q->reserved = target;
-    return 0;
+    struct statvfs sv;
+    if (statvfs(q->path, &sv) != 0)
+        return false;
+    return (uint64_t)sv.f_bavail * sv.f_frsize < (16ull << 20);
 }
 
 /* Runs a batch of operations in one transaction; sets each op's rc. */
@@ -123,13 +90,8 @@ static void run_batch(hq_queue *q, struct wop *batch)
 {
     MDB_txn *txn = NULL;
     int64_t t0 = hq_mono_ms();
-    uint64_t bytes = 0;
-    for (struct wop *op = batch; op != NULL; op = op->next)
-        bytes += op->bytes ? op->bytes : HQ_OP_BYTES_DEFAULT;
     int rc = begin_txn(q, 0, &txn);
     bool began = rc == 0;
-    if (rc == 0)
-        rc = reserve_space(q, bytes);
     size_t nops = 0;
     if (rc == 0) {
         for (struct wop *op = batch; op != NULL; op = op->next) {
@@ -148,6 +110,8 @@ static void run_batch(hq_queue *q, struct wop *batch)
     if (rc == 0) {
         rc = ql_map_err(mdb_txn_commit(txn));
         txn = NULL;
+        if (rc == -EIO && disk_nearly_full(q))
+            rc = HQ_EFULL; /* LMDB reports a short write as EIO */
     }
     if (txn != NULL)
         mdb_txn_abort(txn);
@@ -169,14 +133,9 @@ static void run_batch(hq_queue *q, struct wop *batch)
 /* Runs fn in a (shared) durable write transaction; returns its result. */
 int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
 {
-    return ql_write_sized(q, fn, arg, 0);
-}
-
-int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg, size_t bytes)
-{
     if (q->opts.read_only)
         return -EROFS;
-    struct wop op = {fn, arg, bytes, 0, false, NULL};
+    struct wop op = {fn, arg, 0, false, NULL};
     pthread_mutex_lock(&q->wlock);
     *q->pending_tail = &op;
     q->pending_tail = &op.next;
@@ -284,7 +243,6 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     pthread_mutex_init(&q->wlock, NULL);
     pthread_cond_init(&q->wcond, NULL);
     pthread_rwlock_init(&q->resize_lock, NULL);
-    q->fd = -1;
     q->pending_tail = &q->pending;
 
     char datafile[4096];
@@ -308,17 +266,13 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     mdb_env_set_maxreaders(q->env, 512);
     if (!o->read_only && (rc = ql_map_err(mdb_env_set_mapsize(q->env, o->map_size))) != 0)
         goto fail;
-    /* MDB_WRITEMAP: pages are written through the map, and a commit is one
-     * msync plus the meta page, about three times faster than LMDB's
-     * write()+fdatasync path on the disks measured here (see
-     * tests/bench/bench_queue). The price is a sparse file the size of the
-     * map, guarded by reserve_space(), and a map that a stray pointer of
-     * this process could scribble on (the sanitizer builds watch for those). */
+    /* Not MDB_WRITEMAP: measured here, its msync walks every page the
+     * process has mapped, and commits of 8-25 KB deliveries got three times
+     * slower as the map filled (tests/bench/bench_receiver.sh). With write()
+     * a full disk is a clean ENOSPC from the commit, never a SIGBUS. */
     unsigned flags = MDB_NOTLS;
     if (o->read_only)
         flags |= MDB_RDONLY;
-    else
-        flags |= MDB_WRITEMAP;
     if (o->no_sync)
         flags |= MDB_NOSYNC;
     rc = mdb_env_open(q->env, o->path, flags, 0600);
@@ -328,13 +282,6 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     }
     int dead_readers = 0;
     mdb_reader_check(q->env, &dead_readers);
-    if (!o->read_only) {
-        MDB_stat est;
-        if ((rc = ql_map_err(mdb_env_get_fd(q->env, &q->fd))) != 0 ||
-            (rc = ql_map_err(mdb_env_stat(q->env, &est))) != 0)
-            goto fail;
-        q->psize = est.ms_psize;
-    }
 
     if ((rc = ql_map_err(mdb_txn_begin(q->env, NULL, o->read_only ? MDB_RDONLY : 0, &txn))) != 0)
         goto fail;

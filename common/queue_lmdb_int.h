@@ -27,15 +27,11 @@
 #define HQ_RECLAIM_PER_LEASE   16 /* expired leases reclaimed per lease call */
 #define HQ_DEDUP_PRUNE_PER_TXN 64 /* old dedup entries dropped per write txn */
 #define HQ_REPO_REC_FIXED      40
-#define HQ_RESERVE_STEP        (64ull << 20) /* disk reserved ahead of the map's use */
-#define HQ_RESERVE_SLACK       (1ull << 20)  /* beyond every batch: tree pages copied on write */
-#define HQ_OP_BYTES_DEFAULT    65536         /* reservation for an operation without a hint */
 
 /* A write operation: fn runs inside the batch transaction. */
 struct wop {
     int (*fn)(hq_queue *q, MDB_txn *txn, void *arg);
     void *arg;
-    size_t bytes; /* about how much it writes: for the space reservation */
     int rc;
     bool done;
     struct wop *next;
@@ -64,13 +60,6 @@ struct hq_queue {
      * map grown by another process (mdb_env_set_mapsize) takes it
      * exclusively, as LMDB requires no open transaction then. */
     pthread_rwlock_t resize_lock;
-
-    /* Disk space reserved under the map (MDB_WRITEMAP): bytes from offset 0
-     * known to be allocated. Only the batch leader touches it. */
-    int fd;
-    unsigned psize;
-    uint64_t reserved;
-    bool reserve_unsupported;
 };
 
 /* Repository record (value of `repos`). */
@@ -89,9 +78,6 @@ struct repo_rec {
  * writers of this process that arrive meanwhile; returns fn's result, or the
  * commit's failure (then nothing of the batch is stored). -EROFS read-only. */
 int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg);
-/* The same, for an operation that writes about bytes (payloads): the space
- * reservation before the transaction covers it. */
-int ql_write_sized(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg, size_t bytes);
 /* Bumps the shared wake counter and wakes every waiting process. */
 void ql_wake_all(hq_queue *q);
 /* Begins a read-only transaction (adopting a map grown by another process);

@@ -101,10 +101,7 @@ int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)
     if (n == 0)
         return 0;
     struct enqueue_args a = {items, n};
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += items[i].payload_len + 16384; /* + the tree pages it dirties */
-    int rc = ql_write_sized(q, enqueue_fn, &a, bytes);
+    int rc = ql_write(q, enqueue_fn, &a);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++) {
             items[i].result = rc;
@@ -634,7 +631,7 @@ static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
 int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_id)
 {
     struct import_args a = {ev, 0};
-    int rc = ql_write_sized(q, import_fn, &a, ev->payload_len + 4096);
+    int rc = ql_write(q, import_fn, &a);
     if (rc == 0 && new_id != NULL)
         *new_id = a.new_id;
     return rc;

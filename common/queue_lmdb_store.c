@@ -177,7 +177,7 @@ int ql_envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen,
 {
     size_t cap = hq_envelope_size(ev), len;
     MDB_val key = {klen, (void *)k}, val = {cap, NULL};
-    /* Check first: once reserved, a failed encode would commit garbage. */
+    /* Check first: once MDB_RESERVE'd, a failed encode would commit garbage. */
     int rc = hq_envelope_check(ev);
     if (rc != 0)
         return rc;

@@ -580,8 +580,9 @@ HQ_TEST(full_map_fails_cleanly)
 
 /* A real full disk: a 24 MiB tmpfs in a mount namespace of this case alone
  * (root only; skipped otherwise). The map is larger than the disk, so the
- * disk fills first: enqueue must fail with HQ_EFULL, never SIGBUS, and
- * everything acknowledged must still be there after reopening. */
+ * disk fills first: enqueue must fail with HQ_EFULL (LMDB's short write is
+ * recognised as a full disk), the database must stay usable, and everything
+ * acknowledged must still be there after reopening. */
 HQ_TEST(full_disk_fails_cleanly)
 {
     char dir[512];
