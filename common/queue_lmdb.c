@@ -14,7 +14,7 @@
  *
  * Group commit: LMDB has one writer per environment. Every write operation is
  * a function run inside a write transaction; concurrent callers in this
- * process queue their operations (wlock/wcond) and the first one in becomes
+ * process queue their operations (under wlock) and the first one in becomes
  * the leader: it takes every queued operation, runs them all in one
  * transaction, commits once (one sync), and wakes the others with their
  * results. An operation checks everything it needs before it writes, so a
@@ -135,13 +135,14 @@ int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
 {
     if (q->opts.read_only)
         return -EROFS;
-    struct wop op = {fn, arg, 0, false, NULL};
+    struct wop op = {fn, arg, 0, false, NULL, PTHREAD_COND_INITIALIZER};
     pthread_mutex_lock(&q->wlock);
     *q->pending_tail = &op;
     q->pending_tail = &op.next;
     while (!op.done) {
         if (q->committing) {
-            pthread_cond_wait(&q->wcond, &q->wlock);
+            /* Woken when our op is done, or to lead the next batch. */
+            pthread_cond_wait(&op.cond, &q->wlock);
             continue;
         }
         struct wop *batch = q->pending;
@@ -152,14 +153,19 @@ int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
         run_batch(q, batch);
         pthread_mutex_lock(&q->wlock);
         for (struct wop *o = batch; o != NULL;) {
-            struct wop *next = o->next; /* o may be freed once done is seen */
+            struct wop *next = o->next; /* o may be gone once done is seen */
             o->done = true;
+            if (o != &op)
+                pthread_cond_signal(&o->cond);
             o = next;
         }
         q->committing = false;
-        pthread_cond_broadcast(&q->wcond);
+        /* Only the first waiter is woken to lead the next batch: no herd. */
+        if (q->pending != NULL)
+            pthread_cond_signal(&q->pending->cond);
     }
     pthread_mutex_unlock(&q->wlock);
+    pthread_cond_destroy(&op.cond);
     return op.rc;
 }
 
@@ -241,7 +247,6 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     }
     q->opts.path = q->path;
     pthread_mutex_init(&q->wlock, NULL);
-    pthread_cond_init(&q->wcond, NULL);
     pthread_rwlock_init(&q->resize_lock, NULL);
     q->pending_tail = &q->pending;
 
@@ -313,7 +318,6 @@ void hq_queue_close(hq_queue *q)
     if (q->wake != NULL)
         munmap((void *)q->wake, 4096);
     pthread_mutex_destroy(&q->wlock);
-    pthread_cond_destroy(&q->wcond);
     pthread_rwlock_destroy(&q->resize_lock);
     free(q->path);
     free(q);

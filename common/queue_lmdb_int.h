@@ -35,6 +35,7 @@ struct wop {
     int rc;
     bool done;
     struct wop *next;
+    pthread_cond_t cond; /* its thread waits here (under wlock) */
 };
 
 struct hq_queue {
@@ -43,9 +44,9 @@ struct hq_queue {
     struct hq_queue_opts opts;
     char *path;
 
-    /* wlock protects pending, committing and the commit statistics. */
+    /* wlock protects pending, committing, every queued op's done and rc,
+     * and the commit statistics. */
     pthread_mutex_t wlock;
-    pthread_cond_t wcond;
     struct wop *pending, **pending_tail;
     bool committing;
     struct hq_queue_commit_stats cstats;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,36 @@ int hq_check_split(char *buf, char *argv[HQ_CHECK_MAX_ARGS + 1])
     }
     argv[argc] = NULL;
     return argc == 0 ? HQ_EPARSE : argc;
+}
+
+static bool is_program(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int hq_check_resolve(const char *name, char *out, size_t cap)
+{
+    if (strchr(name, '/') != NULL) {
+        if (strlen(name) >= cap)
+            return HQ_ETOOBIG;
+        if (!is_program(name))
+            return -ENOENT;
+        memcpy(out, name, strlen(name) + 1);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path != '\0') {
+        const char *end = strchr(path, ':');
+        size_t dl = end ? (size_t)(end - path) : strlen(path);
+        int n = snprintf(out, cap, "%.*s/%s", (int)(dl ? dl : 1), dl ? path : ".", name);
+        if (n > 0 && (size_t)n < cap && is_program(out))
+            return 0;
+        path += dl + (end ? 1 : 0);
+    }
+    return -ENOENT;
 }
 
 /* Length of the UTF-8 sequence at s (1..4), or 0 if it is not valid. */

@@ -70,6 +70,14 @@ HQ_WUR int hq_check_run(char *const argv[], const struct hq_check_env *env, cons
                         size_t payload_len, int64_t timeout_ms, const atomic_bool *cancel,
                         struct hq_check_result *res);
 
+/*
+ * Finds the program a check command names, as execvp would: name itself if
+ * it holds a '/', else the first executable regular file of that name in
+ * $PATH. Done once at start, so that a missing check stops the worker then,
+ * and a spawn does not try every PATH entry. 0, -ENOENT, HQ_ETOOBIG.
+ */
+HQ_WUR int hq_check_resolve(const char *name, char *out, size_t cap);
+
 /* Copies the first line of text into out, cut to max_chars characters on a
  * UTF-8 boundary; invalid bytes and control characters become '?'. */
 void hq_check_first_line(const char *text, size_t max_chars, char *out, size_t cap);

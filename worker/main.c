@@ -110,9 +110,11 @@ int main(int argc, char **argv)
         goto out;
     }
     if ((rc = hq_processor_create(&cfg, q, gh, m, &proc)) != 0) {
-        if (rc == HQ_EPARSE || rc == HQ_ETOOBIG)
+        if (rc == HQ_EPARSE || rc == HQ_ETOOBIG || rc == -ENOENT)
             fprintf(stderr, "hookq-worker: HOOKQ_CHECK_CMD: %s (got '%.64s')\n",
-                    rc == HQ_EPARSE ? "empty or unterminated quote" : "too many words",
+                    rc == HQ_EPARSE ? "empty or unterminated quote"
+                    : rc == -ENOENT ? "program not found (or not executable) in PATH"
+                                    : "too many words",
                     cfg.check_cmd);
         else
             fprintf(stderr, "hookq-worker: %s\n", hq_strerror(rc));

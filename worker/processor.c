@@ -20,6 +20,7 @@ struct hq_processor {
     hq_github *gh;
     char *argv_buf;                    /* the split command line ... */
     char *argv[HQ_CHECK_MAX_ARGS + 1]; /* ... pointing into argv_buf */
+    char program[4096];                /* argv[0] resolved in PATH at start */
     hq_series *outcomes[HQ_OUT_COUNT];
     hq_series *check_seconds;
     hq_series *latency_seconds;
@@ -51,6 +52,9 @@ int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github 
     rc = hq_check_split(p->argv_buf, p->argv);
     if (rc < 0)
         goto fail;
+    if ((rc = hq_check_resolve(p->argv[0], p->program, sizeof(p->program))) != 0)
+        goto fail;
+    p->argv[0] = p->program;
     if (m != NULL) {
         static const double secs[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600};
         static const double lat[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};

@@ -40,7 +40,9 @@ enum hq_outcome {
     HQ_OUT_COUNT
 };
 
-/* cfg, q, gh and m must outlive the processor. m may be NULL. */
+/* cfg, q, gh and m must outlive the processor. m may be NULL. Fails with
+ * HQ_EPARSE/HQ_ETOOBIG for a check command that does not split, -ENOENT when
+ * its program is not found (both name HOOKQ_CHECK_CMD in main). */
 HQ_WUR int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github *gh,
                                hq_metrics *m, hq_processor **out);
 void hq_processor_destroy(hq_processor *p);

@@ -264,6 +264,8 @@ def test_config_errors_name_the_variable(tmp):
           "HOOKQ_WORKERS": "many"}, "HOOKQ_WORKERS"),
         ({"HOOKQ_CHECK_CMD": "'unterminated", "HOOKQ_TOKEN_FILE": "/etc/hostname"},
          "HOOKQ_CHECK_CMD"),
+        ({"HOOKQ_CHECK_CMD": "no-such-check-program --x", "HOOKQ_TOKEN_FILE": "/etc/hostname"},
+         "HOOKQ_CHECK_CMD"),
         ({"HOOKQ_CHECK_CMD": "true", "HOOKQ_TOKEN_FILE": "/etc/hostname",
           "HOOKQ_LEASE": "0s"}, "HOOKQ_LEASE"),
         ({"HOOKQ_CHECK_CMD": "true", "HOOKQ_TOKEN_FILE": "/etc/hostname",

@@ -5,6 +5,7 @@
 #include "queue.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 static struct hq_check_result res;
 
@@ -121,6 +122,25 @@ HQ_TEST(missing_command_is_an_error_state)
     CHECK_EQ(res.state, HQ_CHECK_ERROR);
     CHECK(strstr(res.description, "could not start") != NULL ||
           res.outcome == HQ_CHECK_RAN); /* glibc may report it as exit 127 */
+}
+
+HQ_TEST(resolve_finds_programs_in_path)
+{
+    char out[512];
+    setenv("PATH", "/nonexistent:/bin:/usr/bin", 1);
+    CHECK_EQ(hq_check_resolve("sh", out, sizeof(out)), 0);
+    CHECK_STR(out, "/bin/sh");
+    CHECK_EQ(hq_check_resolve("no-such-program-here", out, sizeof(out)), -ENOENT);
+    CHECK_EQ(hq_check_resolve("/bin/sh", out, sizeof(out)), 0);
+    char plain[512];
+    snprintf(plain, sizeof(plain), "%s/plain", hqtest_dir());
+    FILE *fp = fopen(plain, "w");
+    REQUIRE(fp != NULL);
+    fclose(fp);
+    chmod(plain, 0644);
+    CHECK_EQ(hq_check_resolve(plain, out, sizeof(out)), -ENOENT);  /* not executable */
+    CHECK_EQ(hq_check_resolve("/bin", out, sizeof(out)), -ENOENT); /* a directory */
+    CHECK_EQ(hq_check_resolve("sh", out, 4), -ENOENT);             /* nothing fits */
 }
 
 HQ_TEST(first_line_is_cut_at_140_characters_on_utf8_boundary)
