@@ -3,6 +3,9 @@
 
   tests/bench/bench_pipeline.py BUILD_DIR [repos] [events_per_repo] [threads]
 
+Phase 0 (pickup): 100 single deliveries to an idle worker; from the 202 to
+the worker's first request for the event at fakehub.
+
 Phase 1 (throughput): repos x events deliveries are queued through the real
 receiver with the worker stopped; then a worker with THREADS threads starts
 against fakehub answering after 20 ms (pacing off) and drains the queue.
@@ -41,6 +44,27 @@ def vmhwm_kib(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+class AnonPeak(threading.Thread):
+    """Samples a process's anonymous RSS (its own memory, not the mapped
+    database's page cache) every 20 ms; .peak_kib is the highest seen."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self.running = True
+
+    def run(self):
+        while self.running:
+            try:
+                for line in open(f"/proc/{self.pid}/status"):
+                    if line.startswith("RssAnon:"):
+                        self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+            except OSError:
+                return
+            time.sleep(0.02)
 
 
 def cpu_s(pid):
@@ -82,13 +106,37 @@ def main():
             for r in range(1, REPOS + 1):
                 name = f"bench/r{r}"
                 items.append((r, name, f"{name}-{i}", sha_for(name, i)))
+        env = {"HOOKQ_WORKERS": THREADS, "HOOKQ_MAX_IN_FLIGHT": THREADS * 2,
+               "HOOKQ_LOG_LEVEL": "warn"}
+        w = p.start_worker(check_cmd=CHECK, env=env)
+
+        # Phase 0: pickup when idle: one delivery at a time, 202 -> the
+        # worker's first request for it at fakehub (its arrival time).
+        pickup = []
+        for i in range(100):
+            sha = sha_for("bench/idle", i)
+            p.deliver("push", 999999, "bench/idle", f"idle-{i}", sha, size_kb=4)
+            t_ack = time.time()
+            while True:
+                seen = [r["t"] for r in p.hub.statuses() if r["sha"] == sha]
+                if seen:
+                    pickup.append(seen[0] - t_ack)
+                    break
+                time.sleep(0.001)
+            time.sleep(0.03)
+        pickup.sort()
+        p.wait_drained(timeout=60)
+        w.stop()
+        p.workers.remove(w)
+        hub_before = len(p.hub.statuses())
+
         t0 = time.time()
         deliver_many(p, items)
         load_s = time.time() - t0
-        env = {"HOOKQ_WORKERS": THREADS, "HOOKQ_MAX_IN_FLIGHT": THREADS * 2,
-               "HOOKQ_LOG_LEVEL": "warn"}
-        t0 = time.time()
         w = p.start_worker(check_cmd=CHECK, env=env)
+        anon = AnonPeak(w.proc.pid)
+        anon.start()
+        t0 = time.time()
         total = REPOS * PER
         while True:
             st = hqlib.queue_stats(p.db)
@@ -97,10 +145,12 @@ def main():
             time.sleep(0.05)
         elapsed = time.time() - t0
         m = w.metrics()
-        statuses = len(p.hub.statuses())
+        statuses = len(p.hub.statuses()) - hub_before
         tokens = len([r for r in p.hub.records() if r["route"] == "access_tokens"])
         commits = m.get("hookq_queue_commits_total", 0)
         ideal = THREADS / (LATENCY_MS / 1000.0)
+        print(f"phase 0: pickup when idle (202 -> worker's first request at fakehub), "
+              f"100 deliveries: p50 {pickup[50] * 1000:.1f} ms, p99 {pickup[98] * 1000:.1f} ms")
         print(f"queued {total} events through the receiver in {load_s:.1f}s "
               f"({total / load_s:.0f}/s, Python client)")
         print(f"phase 1: {REPOS} repositories x {PER} events, {THREADS} threads, "
@@ -108,7 +158,8 @@ def main():
         print(f"  events/s             {total / elapsed:10.0f}")
         print(f"  statuses/s           {statuses / elapsed:10.0f}   ideal threads/latency "
               f"{ideal:.0f}   ratio {statuses / elapsed / ideal:.0%}")
-        print(f"  worker peak RSS      {vmhwm_kib(w.proc.pid) / 1024:10.1f} MiB")
+        print(f"  worker peak RSS      {vmhwm_kib(w.proc.pid) / 1024:10.1f} MiB (VmHWM; "
+              f"anonymous peak {anon.peak_kib / 1024:.1f} MiB, the rest is mapped LMDB pages)")
         print(f"  CPU seconds          worker {cpu_s(w.proc.pid):.1f}, "
               f"fakehub {cpu_s(p.hub.proc.pid):.1f}, receiver {cpu_s(p.receiver.proc.pid):.1f}"
               f" in {elapsed:.1f} s wall on {os.cpu_count()} cores")
@@ -155,7 +206,8 @@ def main():
             print(f"phase 2: steady {rate:.0f} events/s for 10 s ({len(lat)} events)")
             print(f"  received->done p50   {lat[len(lat) // 2] * 1000:10.1f} ms")
             print(f"  received->done p99   {lat[int(len(lat) * 0.99)] * 1000:10.1f} ms")
-        print(f"  worker peak RSS      {vmhwm_kib(w.proc.pid) / 1024:10.1f} MiB (end)")
+        print(f"  worker peak RSS      {vmhwm_kib(w.proc.pid) / 1024:10.1f} MiB at the end "
+              f"(anonymous peak {anon.peak_kib / 1024:.1f} MiB)")
     finally:
         p.close()
         os.system(f"rm -rf '{tmp}'")
