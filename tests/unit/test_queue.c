@@ -543,26 +543,37 @@ HQ_TEST(stats_report_the_queue)
     hq_queue_close(q);
 }
 
-HQ_TEST(full_map_fails_cleanly)
+/* Enqueues deliveries of `size` bytes over 5 repositories until the queue
+ * refuses one (or `max` went in); returns how many went in, *rc the refusal. */
+static int fill_until_refused(hq_queue *q, size_t size, int max, int *rc)
 {
-    hq_queue *q = open_q(10, 256 * 1024);
-    static char big[16 * 1024];
-    memset(big, 'x', sizeof(big));
-    int stored = 0, rc = 0;
-    for (int i = 0; i < 100; i++) {
+    char *big = malloc(size);
+    REQUIRE(big != NULL);
+    memset(big, 'x', size);
+    int stored = 0;
+    *rc = 0;
+    for (int i = 0; i < max; i++) {
         char d[32];
-        snprintf(d, sizeof(d), "d%d", i);
+        snprintf(d, sizeof(d), "fill%d", i);
         struct hq_enqueue it = {.delivery = d,
                                 .event = "push",
-                                .repo_id = 1 + (uint64_t)(i % 3),
+                                .repo_id = 1 + (uint64_t)(i % 5),
                                 .repo_name = "o/r",
                                 .payload = big,
-                                .payload_len = sizeof(big)};
-        rc = hq_queue_enqueue(q, &it, 1);
-        if (rc != 0)
+                                .payload_len = size};
+        if ((*rc = hq_queue_enqueue(q, &it, 1)) != 0)
             break;
         stored++;
     }
+    free(big);
+    return stored;
+}
+
+HQ_TEST(full_map_fails_cleanly)
+{
+    hq_queue *q = open_q(10, 256 * 1024);
+    int rc;
+    int stored = fill_until_refused(q, 16 * 1024, 100, &rc);
     CHECK_EQ(rc, HQ_EFULL);
     CHECK(stored > 0);
     hq_queue_close(q);
@@ -609,23 +620,8 @@ HQ_TEST(full_disk_fails_cleanly)
     o.map_size = 256ull << 20;
     hq_queue *q;
     REQUIRE(hq_queue_open(&o, &q) == 0);
-    static char big[64 * 1024];
-    memset(big, 'y', sizeof(big));
-    int stored = 0, rc = 0;
-    for (int i = 0; i < 2000; i++) {
-        char d[32];
-        snprintf(d, sizeof(d), "disk%d", i);
-        struct hq_enqueue it = {.delivery = d,
-                                .event = "push",
-                                .repo_id = 1 + (uint64_t)(i % 5),
-                                .repo_name = "o/r",
-                                .payload = big,
-                                .payload_len = sizeof(big)};
-        rc = hq_queue_enqueue(q, &it, 1);
-        if (rc != 0)
-            break;
-        stored++;
-    }
+    int rc;
+    int stored = fill_until_refused(q, 64 * 1024, 2000, &rc);
     CHECK_EQ(rc, HQ_EFULL);
     CHECK(stored > 10);
     CHECK_EQ(count_events(q), stored); /* reads go on */
