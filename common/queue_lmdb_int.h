@@ -54,8 +54,8 @@ struct hq_queue {
     int (*commit_hook)(void *arg);
     void *commit_hook_arg;
 
-    _Atomic uint32_t *wake; /* in the shared mapping of `wake`; NULL read-only */
-    int64_t last_reader_check_ms;
+    _Atomic uint32_t *wake;               /* in the shared mapping of `wake`; NULL read-only */
+    _Atomic int64_t last_reader_check_ms; /* any lease caller may update it */
 
     /* Every transaction of this process holds resize_lock shared; adopting a
      * map grown by another process (mdb_env_set_mapsize) takes it

@@ -8,6 +8,7 @@
 #include "clock.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,11 +239,13 @@ int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms, struct hq_l
     struct lease_args a = {owner, lease_ms, lease, NULL, INT64_MAX, false};
     *ev = NULL;
     int64_t now = hq_mono_ms();
-    if (now - q->last_reader_check_ms > 10000) {
-        /* Crashed processes' reader slots pin old pages; clear them now and then. */
+    int64_t last = atomic_load(&q->last_reader_check_ms);
+    if (now - last > 10000 &&
+        atomic_compare_exchange_strong(&q->last_reader_check_ms, &last, now)) {
+        /* Crashed processes' reader slots pin old pages; clear them now and
+         * then (one caller at a time: the exchange picks it). */
         int dead = 0;
         mdb_reader_check(q->env, &dead);
-        q->last_reader_check_ms = now;
     }
     int rc = ql_write(q, lease_fn, &a);
     if (next_ready_ms != NULL)

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "clock.h"
 #include "queue.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,46 +93,9 @@ int hq_check_resolve(const char *name, char *out, size_t cap)
     return -ENOENT;
 }
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 if it is not valid. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n = (s[0] & 0xE0) == 0xC0   ? 2
-               : (s[0] & 0xF0) == 0xE0 ? 3
-               : (s[0] & 0xF8) == 0xF0 ? 4
-                                       : 0;
-    if (n == 0 || (n == 2 && s[0] < 0xC2))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 void hq_check_first_line(const char *text, size_t max_chars, char *out, size_t cap)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t w = 0, chars = 0;
-    while (*s != '\0' && *s != '\n' && chars < max_chars) {
-        if (*s == '\r' && (s[1] == '\n' || s[1] == '\0'))
-            break;
-        size_t n = utf8_len(s);
-        if (n == 0 || *s < 0x20 || *s == 0x7f) {
-            if (w + 1 >= cap)
-                break;
-            out[w++] = '?';
-            s++;
-        } else {
-            if (w + n >= cap)
-                break;
-            memcpy(out + w, s, n);
-            w += n;
-            s += n;
-        }
-        chars++;
-    }
-    out[w] = '\0';
+    hq_utf8_cut(text, max_chars, true, '?', out, cap);
 }
 
 static int set_nonblock(int fd)

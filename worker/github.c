@@ -11,6 +11,7 @@
  * any other lock is taken or while a request is on the wire.
  */
 #include "github.h"
+#include "utf8.h"
 
 #include "clock.h"
 #include "github_http.h"
@@ -360,45 +361,11 @@ static bool valid_sha(const char *s)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (s[0] >= 0xf8)
-        n = 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
-        return 0; /* overlong, surrogate */
-    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
-        return 0;
-    return n;
-}
-
-/* Copies at most HQ_GH_DESCRIPTION_CHARS characters of in, valid UTF-8 only:
- * invalid bytes become '?', control characters ' '. out holds 4 * 140 + 1. */
+/* At most HQ_GH_DESCRIPTION_CHARS characters of valid UTF-8: invalid bytes
+ * become '?', control characters ' '. out holds 4 * 140 + 1. */
 static void cut_description(const char *in, char *out)
 {
-    const unsigned char *s = (const unsigned char *)in;
-    size_t o = 0;
-    for (int chars = 0; *s != '\0' && chars < HQ_GH_DESCRIPTION_CHARS; chars++) {
-        size_t n = utf8_len(s);
-        if (n == 0) {
-            out[o++] = '?';
-            s++;
-        } else if (n == 1) {
-            out[o++] = *s < 0x20 || *s == 0x7f ? ' ' : (char)*s;
-            s++;
-        } else {
-            memcpy(out + o, s, n);
-            o += n;
-            s += n;
-        }
-    }
-    out[o] = '\0';
+    hq_utf8_cut(in, HQ_GH_DESCRIPTION_CHARS, false, ' ', out, HQ_GH_DESCRIPTION_CHARS * 4 + 1);
 }
 
 static char *status_body(const char *state, const char *context, const char *description,
