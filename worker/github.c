@@ -11,7 +11,7 @@
  * any other lock is taken or while a request is on the wire.
  */
 #include "github.h"
-#include "utf8.h"
+#include "gh_status.h"
 
 #include "clock.h"
 #include "github_http.h"
@@ -334,65 +334,6 @@ out:
 
 /* ---- requests ------------------------------------------------------------------------ */
 
-/* owner/name as GitHub allows them: [A-Za-z0-9-] owner, [A-Za-z0-9._-] name. */
-static bool valid_repo(const char *s)
-{
-    const char *slash = strchr(s, '/');
-    if (slash == NULL || slash == s || slash - s > 39 || strlen(slash + 1) == 0 ||
-        strlen(slash + 1) > 100)
-        return false;
-    for (const char *p = s; p < slash; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
-    for (const char *p = slash + 1; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return false;
-    return strcmp(slash + 1, ".") != 0 && strcmp(slash + 1, "..") != 0;
-}
-
-static bool valid_sha(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 4 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* At most HQ_GH_DESCRIPTION_CHARS characters of valid UTF-8: invalid bytes
- * become '?', control characters ' '. out holds 4 * 140 + 1. */
-static void cut_description(const char *in, char *out)
-{
-    hq_utf8_cut(in, HQ_GH_DESCRIPTION_CHARS, false, ' ', out, HQ_GH_DESCRIPTION_CHARS * 4 + 1);
-}
-
-static char *status_body(const char *state, const char *context, const char *description,
-                         const char *target_url)
-{
-    char desc[HQ_GH_DESCRIPTION_CHARS * 4 + 1];
-    char *s = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (o == NULL)
-        return NULL;
-    if (cJSON_AddStringToObject(o, "state", state) == NULL ||
-        cJSON_AddStringToObject(o, "context", context) == NULL)
-        goto out;
-    if (description != NULL) {
-        cut_description(description, desc);
-        if (cJSON_AddStringToObject(o, "description", desc) == NULL)
-            goto out;
-    }
-    if (target_url != NULL && target_url[0] != '\0' &&
-        cJSON_AddStringToObject(o, "target_url", target_url) == NULL)
-        goto out;
-    s = cJSON_PrintUnformatted(o);
-out:
-    cJSON_Delete(o);
-    return s;
-}
-
 static unsigned repo_hash(const char *lower)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -457,7 +398,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
     if (gh == NULL || repo_full_name == NULL || id == NULL || res == NULL || gh->jwt == NULL)
         return -EINVAL;
     *id = 0;
-    if (!valid_repo(repo_full_name)) {
+    if (!hq_gh_valid_repo(repo_full_name)) {
         permanent(res, 0, "invalid repository name");
         return 0;
     }
@@ -519,11 +460,11 @@ int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t in
         known = known || strcmp(state, states[i]) == 0;
     if (!known)
         return -EINVAL;
-    if (!valid_repo(repo_full_name)) {
+    if (!hq_gh_valid_repo(repo_full_name)) {
         permanent(res, 0, "invalid repository name");
         return 0;
     }
-    if (!valid_sha(sha)) {
+    if (!hq_gh_valid_sha(sha)) {
         permanent(res, 0, "invalid commit sha");
         return 0;
     }
@@ -556,7 +497,7 @@ int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t in
         rc = HQ_ETOOBIG;
         goto out;
     }
-    body = status_body(state, context, description, target_url);
+    body = hq_gh_status_body(state, context, description, target_url);
     if (body == NULL) {
         rc = -ENOMEM;
         goto out;

@@ -35,6 +35,7 @@
 #define HQ_GITHUB_H
 
 #include "config.h"
+#include "gh_status.h"
 #include "hq_error.h"
 #include "metrics.h"
 #include "pacing.h"
@@ -66,10 +67,9 @@ struct hq_github_opts {
  * 500/h with a reserve of 100, 32 in flight, no metrics. */
 void hq_github_opts_init(struct hq_github_opts *o);
 
-#define HQ_GH_BODY_MAX          (1024 * 1024) /* answers over this are a failed attempt */
-#define HQ_GH_TOKEN_MAX         (16 * 1024)   /* longest token accepted from GitHub or a file */
-#define HQ_GH_DESCRIPTION_CHARS 140           /* GitHub's cap, in characters */
-#define HQ_GH_URL_MAX           2048
+#define HQ_GH_BODY_MAX  (1024 * 1024) /* answers over this are a failed attempt */
+#define HQ_GH_TOKEN_MAX (16 * 1024)   /* longest token accepted from GitHub or a file */
+#define HQ_GH_URL_MAX   2048
 
 /*
  * Checks the options and loads the credential: the App's key (parsed now, so
