@@ -31,37 +31,41 @@ static unsigned default_threads(void)
 
 void receiver_config_usage(FILE *fp)
 {
-    fprintf(
-        fp,
-        "usage: hookq-receiver [--help | --version]\n"
-        "\n"
-        "Receives GitHub webhooks, verifies and deduplicates them, and acknowledges\n"
-        "each delivery once it is durably in the queue. Configured by environment:\n"
-        "\n"
-        "  HOOKQ_DB                  LMDB directory                   [" DEF_DB "]\n"
-        "  HOOKQ_MAP_SIZE            LMDB map size                    [4GiB]\n"
-        "  HOOKQ_LISTEN              host:port or unix:/path          [" DEF_LISTEN "]\n"
-        "  HOOKQ_WEBHOOK_PATH        webhook path                     [" DEF_PATH "]\n"
-        "  HOOKQ_WEBHOOK_SECRET_FILE secrets, one per line (several  [required, or\n"
-        "                            during rotation)                  $CREDENTIALS_DIRECTORY/\n"
-        "                                                              webhook-secret]\n"
-        "  HOOKQ_EVENTS              accepted events, comma-separated,[" DEF_EVENTS "]\n"
-        "                            * for all\n"
-        "  HOOKQ_MAX_BODY            request body limit               [25MiB]\n"
-        "  HOOKQ_DEDUP_WINDOW        how long a delivery is remembered[7d]\n"
-        "  HOOKQ_SYNC                durable commits; false = relaxed [true]\n"
-        "                            durability (a crash can lose acknowledged deliveries)\n"
-        "  HOOKQ_RECEIVER_THREADS    HTTP threads                     [CPUs, 2..8]\n"
-        "  HOOKQ_RECEIVER_TIMEOUT    idle/slow connection timeout     [30s]\n"
-        "  HOOKQ_MAX_CONNECTIONS     concurrent connections           [1024]\n"
-        "  HOOKQ_MAX_PENDING         deliveries waiting for a commit  [4096]\n"
-        "  HOOKQ_MAX_BUFFERED        body bytes held in memory        [256MiB]\n"
-        "  HOOKQ_LOG_FORMAT          json or text                     [json]\n"
-        "  HOOKQ_LOG_LEVEL           debug, info, warn, error         [info]\n"
-        "\n"
-        "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
-        "A bad value stops the receiver with one line naming the variable (exit 2).\n"
-        "No privilege is needed: run it as an unprivileged user that owns HOOKQ_DB.\n");
+    static const struct {
+        const char *name, *def, *help;
+    } vars[] = {
+        {"HOOKQ_DB", DEF_DB, "LMDB directory"},
+        {"HOOKQ_MAP_SIZE", "4GiB", "LMDB map size: the most the queue holds"},
+        {"HOOKQ_LISTEN", DEF_LISTEN, "host:port or unix:/path"},
+        {"HOOKQ_WEBHOOK_PATH", DEF_PATH, "webhook path"},
+        {"HOOKQ_WEBHOOK_SECRET_FILE", "required*", "secrets, one per line (several: rotation)"},
+        {"HOOKQ_EVENTS", DEF_EVENTS, "accepted events, comma-separated, * for all"},
+        {"HOOKQ_MAX_BODY", "25MiB", "request body limit (413 before reading it)"},
+        {"HOOKQ_DEDUP_WINDOW", "7d", "how long a delivery is remembered"},
+        {"HOOKQ_SYNC", "true", "false = relaxed durability: a crash of the"},
+        {"", "", "machine can lose acknowledged deliveries"},
+        {"HOOKQ_RECEIVER_THREADS", "CPUs, 2..8", "HTTP threads"},
+        {"HOOKQ_RECEIVER_TIMEOUT", "30s", "idle or slow connection timeout"},
+        {"HOOKQ_MAX_CONNECTIONS", "1024", "concurrent connections"},
+        {"HOOKQ_MAX_PENDING", "4096", "deliveries waiting for a commit (then 503)"},
+        {"HOOKQ_MAX_BUFFERED", "256MiB", "body bytes held in memory (then 503)"},
+        {"HOOKQ_LOG_FORMAT", "json", "json or text"},
+        {"HOOKQ_LOG_LEVEL", "info", "debug, info, warn, error"},
+    };
+    fprintf(fp,
+            "usage: hookq-receiver [--help | --version]\n\n"
+            "Receives GitHub webhooks, verifies and deduplicates them, and acknowledges\n"
+            "each delivery once it is durably in the queue. Configured by environment:\n\n"
+            "  %-26s %-19s %s\n",
+            "variable", "default", "meaning");
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        fprintf(fp, "  %-26s %-19s %s\n", vars[i].name, vars[i].def, vars[i].help);
+    fprintf(fp, "\n* or $CREDENTIALS_DIRECTORY/webhook-secret when systemd passes it.\n"
+                "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
+                "A bad value stops the receiver with one line naming the variable (exit 2).\n"
+                "No privilege is needed: run it as an unprivileged user that owns HOOKQ_DB.\n"
+                "SIGTERM/SIGINT: stop accepting, answer the deliveries in flight once their\n"
+                "commit returns, exit 0.\n");
 }
 
 int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why)
