@@ -76,6 +76,19 @@ static char hqtest_tmpdir[256];
         }                                                                                          \
     } while (0)
 
+/* Fills buf (cap bytes) with n copies of unit, NUL-terminated; returns its
+ * length. Stops early rather than overflow. */
+static inline size_t hqtest_repeat(char *buf, size_t cap, const char *unit, int n)
+{
+    size_t len = 0, ul = strlen(unit);
+    for (int i = 0; i < n && len + ul < cap; i++) {
+        memcpy(buf + len, unit, ul);
+        len += ul;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 /* The case's own empty temporary directory. */
 static inline const char *hqtest_dir(void)
 {

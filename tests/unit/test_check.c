@@ -145,10 +145,9 @@ HQ_TEST(resolve_finds_programs_in_path)
 
 HQ_TEST(first_line_is_cut_at_140_characters_on_utf8_boundary)
 {
-    char text[1024] = "";
-    for (int i = 0; i < 150; i++)
-        strcat(text, "é"); /* 2 bytes each */
-    strcat(text, "\nsecond line");
+    char text[1024];
+    size_t len = hqtest_repeat(text, sizeof(text), "\xc3\xa9", 150); /* é, 2 bytes each */
+    snprintf(text + len, sizeof(text) - len, "\nsecond line");
     char out[HQ_CHECK_DESC_CHARS * 4 + 1];
     hq_check_first_line(text, 140, out, sizeof(out));
     CHECK_EQ(strlen(out), 280);

@@ -31,9 +31,8 @@ HQ_TEST(shas)
 
 HQ_TEST(body_cuts_the_description)
 {
-    char desc[400] = "";
-    for (int i = 0; i < 150; i++)
-        strcat(desc, "\xc3\xa9"); /* é, two bytes */
+    char desc[400];
+    hqtest_repeat(desc, sizeof(desc), "\xc3\xa9", 150); /* é, two bytes */
     char *body = hq_gh_status_body("failure", "hookq", desc, "");
     REQUIRE(body != NULL);
     cJSON *j = cJSON_Parse(body);

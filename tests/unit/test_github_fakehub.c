@@ -710,9 +710,8 @@ HQ_TEST(description_cut_on_a_utf8_boundary)
     struct fakehub fh;
     fakehub_start(&fh, NULL);
     hq_github *gh = client(&fh, NULL);
-    char desc[1024] = "";
-    for (int i = 0; i < 150; i++)
-        strcat(desc, "\xc3\xa9"); /* é, 2 bytes: 150 characters, 300 bytes */
+    char desc[1024];
+    hqtest_repeat(desc, sizeof(desc), "\xc3\xa9", 150); /* é, 2 bytes: 150 characters */
     struct hq_gh_result r;
     REQUIRE(hq_github_post_status(gh, "org/utf8", 23, SHA, "failure", "hookq/check", desc, NULL,
                                   &r) == 0);

@@ -907,7 +907,7 @@ HQ_TEST(exclusivity_and_order_across_processes)
                 int r = (int)ev->repo_id;
                 if (atomic_fetch_add(&sh->holders[r], 1) != 0)
                     atomic_fetch_add(&sh->violations, 1);
-                int idx = atoi(strchr(ev->delivery, '-') + 1);
+                int idx = (int)strtol(strchr(ev->delivery, '-') + 1, NULL, 10);
                 if (idx != atomic_load(&sh->next_index[r]))
                     atomic_fetch_add(&sh->order_errors, 1);
                 atomic_store(&sh->next_index[r], idx + 1);
