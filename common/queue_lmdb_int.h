@@ -137,6 +137,11 @@ int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec
 /* Moves the head (key hk, decoded ev) to the dead letters with reason. */
 int ql_head_to_dead(hq_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
                     const char *reason, int64_t now);
+/* The head (already deleted or moved) left the repository: one event fewer,
+ * and the repository is ready again when its next head is (*more set when
+ * there is one; more may be NULL), or its record goes. */
+int ql_repo_pop_head(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
+                     bool *more);
 /* When a repository whose head is ev becomes ready. */
 int64_t ql_ready_time(const struct hq_event *ev, int64_t now);
 

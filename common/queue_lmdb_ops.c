@@ -140,18 +140,7 @@ static int reclaim(hq_queue *q, MDB_txn *txn, uint64_t repo_id, int64_t now, boo
         snprintf(reason, sizeof(reason), "%s; %u attempts failed", why, ev->attempts);
         if ((rc = ql_head_to_dead(q, txn, hk, ev, reason, now)) != 0)
             goto out;
-        r.count--;
-        if (r.count > 0) {
-            struct hq_event *next = NULL;
-            uint8_t nk[16];
-            if ((rc = ql_head_get(q, txn, repo_id, nk, &next)) != 0)
-                goto out;
-            int64_t t = ql_ready_time(next, now);
-            hq_event_free(next);
-            rc = ql_repo_requeue(q, txn, repo_id, &r, t);
-        } else {
-            rc = ql_repo_requeue(q, txn, repo_id, &r, now);
-        }
+        rc = ql_repo_pop_head(q, txn, repo_id, &r, now, NULL);
     } else {
         if ((rc = ql_envelope_put(txn, q->events, hk, 16, ev)) != 0)
             goto out;
@@ -397,18 +386,7 @@ static int finish_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease,
         if ((rc = ql_meta_add(q, txn, "done_total", 1, NULL)) != 0)
             goto out;
     }
-    r.count--;
-    int64_t t = now;
-    if (r.count > 0) {
-        struct hq_event *next = NULL;
-        uint8_t nk[16];
-        if ((rc = ql_head_get(q, txn, lease->repo_id, nk, &next)) != 0)
-            goto out;
-        t = ql_ready_time(next, now);
-        hq_event_free(next);
-        *wakes = true;
-    }
-    rc = ql_repo_requeue(q, txn, lease->repo_id, &r, t);
+    rc = ql_repo_pop_head(q, txn, lease->repo_id, &r, now, wakes);
 out:
     hq_event_free(ev);
     return rc;

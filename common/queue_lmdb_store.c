@@ -361,3 +361,22 @@ int ql_dead_get(hq_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev)
         return ql_map_err(rc);
     return hq_envelope_decode(val.mv_data, val.mv_size, ev);
 }
+
+int ql_repo_pop_head(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
+                     bool *more)
+{
+    r->count--;
+    int64_t t = now;
+    if (r->count > 0) {
+        struct hq_event *next = NULL;
+        uint8_t nk[16];
+        int rc = ql_head_get(q, txn, repo_id, nk, &next);
+        if (rc != 0)
+            return rc;
+        t = ql_ready_time(next, now);
+        hq_event_free(next);
+        if (more != NULL)
+            *more = true;
+    }
+    return ql_repo_requeue(q, txn, repo_id, r, t);
+}
