@@ -201,6 +201,21 @@ class Service:
     def get(self, path, timeout=10.0):
         return http_request("127.0.0.1", self.port, "GET", path, timeout=timeout, body=None)
 
+    def wait_up(self, timeout=15.0):
+        """True once /healthz answers; False (process killed and reaped) if it
+        exited or did not answer in time."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                st, _, _ = self.get("/healthz", timeout=2)
+                if st is not None:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.kill()
+        return False
+
     def metrics(self):
         """Parses /metrics into {'name{labels}': value}."""
         st, _, body = self.get("/metrics")
@@ -288,21 +303,8 @@ def start_receiver(workdir, secrets=(b"It's a Secret to Everybody",), env=None, 
         proc = subprocess.Popen([binary("hookq-receiver")], env=e, stdout=logf, stderr=logf)
         logf.close()
         r = Receiver(proc, p, e["HOOKQ_DB"], log, workdir)
-        if not wait:
+        if not wait or r.wait_up():
             return r
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                st, _, _ = r.get("/healthz", timeout=2)
-                if st is not None:
-                    return r
-            except OSError:
-                pass
-            time.sleep(0.02)
-        if proc.poll() is None:
-            r.kill()
         last_err = r.log_text()
         if "Address already in use" not in last_err or port:
             break

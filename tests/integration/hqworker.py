@@ -50,21 +50,8 @@ def start_worker(workdir, db, api_url, app_id=None, app_key=None, token_file=Non
         proc = subprocess.Popen([hqlib.binary("hookq-worker")], env=e, stdout=logf, stderr=logf,
                                 stdin=subprocess.DEVNULL)
     w = Worker(proc, port, log, e)
-    if not wait:
+    if not wait or w.wait_up():
         return w
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            st, _, _ = w.get("/healthz", timeout=2)
-            if st is not None:
-                return w
-        except OSError:
-            pass
-        time.sleep(0.02)
-    if proc.poll() is None:
-        w.kill()
     raise RuntimeError("hookq-worker did not start:\n" + w.log_text())
 
 
