@@ -308,3 +308,19 @@ out:
     close(fd);
     return rc;
 }
+
+int hq_config_args(int argc, char **argv, const char *program, void (*usage)(FILE *fp))
+{
+    if (argc < 2)
+        return -1;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("%s %s\n", program, HOOKQ_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "%s: unknown argument '%.64s' (see --help)\n", program, argv[1]);
+    return 2;
+}

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct hq_cfgerr {
@@ -52,6 +53,14 @@ HQ_WUR int hq_secret_path(const char *var, const char *credname, char **out);
  * buffer. -ENOENT/-EACCES/... from open, HQ_ETOOBIG over max.
  */
 HQ_WUR int hq_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/*
+ * The command line of a service configured by its environment: --help (or
+ * -h) prints usage(stdout) and gives 0, --version prints "program VERSION"
+ * and gives 0, anything else is one line on stderr and 2. Returns -1 when
+ * there were no arguments and the service should start.
+ */
+int hq_config_args(int argc, char **argv, const char *program, void (*usage)(FILE *fp));
 
 /* Records an error line "NAME: why (got 'value')"; returns HQ_ECONFIG. */
 int hq_cfgerr_set(struct hq_cfgerr *err, const char *name, const char *value, const char *why);

@@ -12,6 +12,7 @@
 #include "committer.h"
 #include "http.h"
 #include "ingest.h"
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -121,18 +122,9 @@ out:
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            receiver_config_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("hookq-receiver %s\n", HOOKQ_VERSION);
-            return 0;
-        }
-        fprintf(stderr, "hookq-receiver: unknown argument '%s' (see --help)\n", argv[i]);
-        return 2;
-    }
+    int args = hq_config_args(argc, argv, "hookq-receiver", receiver_config_usage);
+    if (args >= 0)
+        return args;
 
     /* Signals are taken by sigwait in run(); every thread started from here
      * on inherits the mask. SIGPIPE is ignored: a client that went away is

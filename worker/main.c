@@ -39,18 +39,9 @@ static void block_signals(sigset_t *set)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            worker_config_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("hookq-worker %s\n", HOOKQ_VERSION);
-            return 0;
-        }
-        fprintf(stderr, "hookq-worker: unknown argument '%s' (see --help)\n", argv[i]);
-        return 2;
-    }
+    int args = hq_config_args(argc, argv, "hookq-worker", worker_config_usage);
+    if (args >= 0)
+        return args;
     int status = 1, rc;
     struct worker_config cfg;
     struct hq_cfgerr err = {{0}};
