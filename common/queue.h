@@ -169,10 +169,12 @@ HQ_WUR int hq_queue_complete(hq_queue *q, const struct hq_lease *lease);
  * Gives the repository back with its head event waiting until not_before_ms.
  * With count_attempt the event's attempts grow by one and error is appended
  * to its history (a failed attempt); without it (rate-limit waits, shutdown)
- * nothing is counted.
+ * nothing is counted. reached records, in the same commit, a step this
+ * attempt finished but had not recorded yet (HQ_STEP_NEW for none; steps
+ * never go backwards).
  */
 HQ_WUR int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before_ms,
-                          bool count_attempt, const char *error);
+                          bool count_attempt, const char *error, enum hq_step reached);
 
 /* Moves the head event to the dead-letter set with reason (also appended to
  * its history, and counted as a failed attempt); the repository goes on with

@@ -427,6 +427,7 @@ struct retry_args {
     int64_t not_before;
     bool count;
     const char *error;
+    enum hq_step reached;
 };
 
 static int retry_fn(hq_queue *q, MDB_txn *txn, void *arg)
@@ -440,6 +441,8 @@ static int retry_fn(hq_queue *q, MDB_txn *txn, void *arg)
     if (rc != 0)
         return rc;
     ev->not_before_ms = a->not_before;
+    if (a->reached > ev->step)
+        ev->step = a->reached;
     if (a->count) {
         ev->attempts++;
         if ((rc = hq_event_history_append(ev, now, a->error ? a->error : "attempt failed")) != 0)
@@ -454,9 +457,11 @@ out:
 }
 
 int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before_ms,
-                   bool count_attempt, const char *error)
+                   bool count_attempt, const char *error, enum hq_step reached)
 {
-    struct retry_args a = {lease, not_before_ms, count_attempt, error};
+    if (reached > HQ_STEP_FINAL_POSTED)
+        return -EINVAL;
+    struct retry_args a = {lease, not_before_ms, count_attempt, error, reached};
     int rc = ql_write(q, retry_fn, &a);
     if (rc == 0)
         ql_wake_all(q);

@@ -98,6 +98,13 @@ struct job {
     bool pending_unrecorded; /* pending posted in this attempt, step not stored yet */
 };
 
+/* The step to record with a retry: pending, when this attempt posted it (the
+ * next attempt need not post it again). */
+static enum hq_step reached(const struct job *j)
+{
+    return j->pending_unrecorded ? HQ_STEP_PENDING_POSTED : HQ_STEP_NEW;
+}
+
 static enum hq_outcome queue_failed(struct job *j, const char *what, int rc)
 {
     if (rc == HQ_ELEASELOST) {
@@ -115,13 +122,6 @@ static enum hq_outcome attempt_failed(struct job *j, const char *why)
     const struct worker_config *cfg = j->p->cfg;
     unsigned attempt = j->ev->attempts + 1;
     int rc;
-    if (j->pending_unrecorded && attempt < cfg->max_attempts) {
-        /* The next attempt need not post pending again. */
-        rc = hq_queue_record_step(j->p->q, j->lease, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE, NULL);
-        if (rc != 0)
-            return queue_failed(j, "recording pending", rc);
-        j->pending_unrecorded = false;
-    }
     if (attempt >= cfg->max_attempts) {
         char reason[HQ_MAX_REASON_LEN];
         snprintf(reason, sizeof(reason), "%u attempts failed; last: %s", attempt, why);
@@ -133,7 +133,7 @@ static enum hq_outcome attempt_failed(struct job *j, const char *why)
         return HQ_OUT_DEAD;
     }
     int64_t delay = hq_backoff_ms(attempt - 1, cfg->backoff_base_ms, cfg->backoff_max_ms, NULL);
-    rc = hq_queue_retry(j->p->q, j->lease, hq_now_ms() + delay, true, why);
+    rc = hq_queue_retry(j->p->q, j->lease, hq_now_ms() + delay, true, why, reached(j));
     if (rc != 0)
         return queue_failed(j, "recording a failed attempt", rc);
     hq_info("retry", &j->log, "attempt failed, retry in %lld ms: %s", (long long)delay, why);
@@ -155,7 +155,7 @@ static enum hq_outcome wait_until(struct job *j, int64_t at_ms, const char *why)
     int64_t now = hq_now_ms();
     if (at_ms < now)
         at_ms = now;
-    int rc = hq_queue_retry(j->p->q, j->lease, at_ms, false, why);
+    int rc = hq_queue_retry(j->p->q, j->lease, at_ms, false, why, reached(j));
     if (rc != 0)
         return queue_failed(j, "recording a rate-limit wait", rc);
     hq_info("wait", &j->log, "rate limited, waiting %lld ms (not an attempt): %s",
@@ -240,9 +240,9 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
 
     uint32_t step = ev->step;
     if (step < HQ_STEP_PENDING_POSTED) {
-        /* Not recorded on its own: the check's stored result implies it, and
-         * a failure before that records it first (see attempt_failed). A
-         * crash in between posts pending again, which is harmless. This
+        /* Not recorded on its own: the check's stored result implies it,
+         * and a retry before that records it in the same commit (reached).
+         * A crash in between posts pending again, which is harmless. This
          * saves one durable commit per event. */
         if (cfg->post_pending && (o = post(&j, "pending", "hookq: check running")) >= 0)
             return finish(&j, (enum hq_outcome)o);
@@ -270,12 +270,7 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
             hq_series_observe(p->check_seconds, (double)cr->duration_ms / 1000.0);
             j.log.duration_ms = cr->duration_ms;
             if (cr->outcome == HQ_CHECK_CANCELLED) {
-                rc = 0;
-                if (j.pending_unrecorded)
-                    rc = hq_queue_record_step(p->q, lease, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE,
-                                              NULL);
-                if (rc == 0)
-                    rc = hq_queue_retry(p->q, lease, hq_now_ms(), false, "shutdown");
+                rc = hq_queue_retry(p->q, lease, hq_now_ms(), false, "shutdown", reached(&j));
                 out = rc == 0 ? HQ_OUT_RELEASED : queue_failed(&j, "releasing", rc);
                 if (rc == 0)
                     hq_info("released", &j.log, "check cancelled by shutdown; given back");

@@ -66,7 +66,7 @@ static int lease_repo(hq_queue *q, uint64_t repo_id, struct hq_lease *l, struct 
             return 0;
         hq_event_free(*ev);
         *ev = NULL;
-        if ((rc = hq_queue_retry(q, l, 0, false, NULL)) != 0)
+        if ((rc = hq_queue_retry(q, l, 0, false, NULL, HQ_STEP_NEW)) != 0)
             return rc;
     }
     return HQ_ENOTFOUND;
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         if ((rc = lease_repo(q, num(argv[3]), &l, &ev)) != 0)
             status = die("lease", rc);
         else if ((rc = hq_queue_retry(q, &l, hq_now_ms() + (int64_t)num(argv[4]) * 1000, true,
-                                      argv[5])) != 0)
+                                      argv[5], HQ_STEP_NEW)) != 0)
             status = die("retry", rc);
     } else if (strcmp(cmd, "lease") == 0 && argc == 4) {
         if ((rc = lease_repo(q, num(argv[3]), &l, &ev)) != 0)
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
             status = die("lease", rc);
         else if ((rc = hq_queue_record_step(q, &l, (enum hq_step)num(argv[4]),
                                             (enum hq_check_state)num(argv[5]), argv[6])) != 0 ||
-                 (rc = hq_queue_retry(q, &l, 0, false, NULL)) != 0)
+                 (rc = hq_queue_retry(q, &l, 0, false, NULL, HQ_STEP_NEW)) != 0)
             status = die("step", rc);
     } else {
         fprintf(stderr, "qfixture: bad command or arguments: %s\n", cmd);

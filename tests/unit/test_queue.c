@@ -364,7 +364,7 @@ HQ_TEST(retry_waits_not_before_in_strict_order)
     REQUIRE(ev != NULL);
     CHECK_STR(ev->delivery, "a1");
     hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, fake_now + 5000, true, "HTTP 502"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, fake_now + 5000, true, "HTTP 502", HQ_STEP_NEW), 0);
     /* Repo 1 waits (a2 must not overtake a1); repo 2 goes on. */
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
@@ -393,7 +393,7 @@ HQ_TEST(rate_limit_wait_is_not_an_attempt)
     struct hq_event *ev = lease(q, &l);
     REQUIRE(ev != NULL);
     hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, fake_now + 100, false, "rate limited"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, fake_now + 100, false, "rate limited", HQ_STEP_NEW), 0);
     fake_now += 100;
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
@@ -412,7 +412,7 @@ HQ_TEST(dead_letter_keeps_reason_and_repository_goes_on)
     struct hq_event *ev = lease(q, &l);
     REQUIRE(ev != NULL);
     hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "first failure"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "first failure", HQ_STEP_NEW), 0);
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
     hq_event_free(ev);
@@ -442,7 +442,7 @@ HQ_TEST(replay_goes_to_tail_with_attempts_reset)
     REQUIRE(ev != NULL);
     int64_t received = ev->received_at_ms;
     hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "boom"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "boom", HQ_STEP_NEW), 0);
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
     hq_event_free(ev);
@@ -499,7 +499,7 @@ HQ_TEST(steps_are_recorded_and_survive_retry)
     hq_event_free(ev);
     CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE, NULL), 0);
     CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_FAILURE, "3 tests failed"), 0);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "502 on final"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "502 on final", HQ_STEP_NEW), 0);
     hq_queue_close(q);
     q = open_q(10, 0);
     ev = lease(q, &l);
@@ -528,7 +528,7 @@ HQ_TEST(stats_report_the_queue)
     ev = lease(q, &l2);
     REQUIRE(ev != NULL);
     hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l2, fake_now + 10000, true, "x"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l2, fake_now + 10000, true, "x", HQ_STEP_NEW), 0);
     struct hq_queue_stats st;
     CHECK_EQ(hq_queue_stats(q, &st), 0);
     CHECK_EQ(st.queued, 4);
@@ -821,6 +821,29 @@ HQ_TEST(bad_import_is_refused_and_stores_nothing)
     hq_queue_close(q);
 }
 
+HQ_TEST(retry_records_the_step_it_reached)
+{
+    hq_queue *q = open_q(10, 0);
+    CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "check timed out", HQ_STEP_PENDING_POSTED), 0);
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->step, HQ_STEP_PENDING_POSTED);
+    CHECK_EQ(ev->attempts, 1);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, false, "wait", HQ_STEP_NEW), 0); /* not backwards */
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->step, HQ_STEP_PENDING_POSTED);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, false, "x", (enum hq_step)7), -EINVAL);
+    hq_queue_close(q);
+}
+
 HQ_TEST(steps_never_go_backwards)
 {
     hq_queue *q = open_q(10, 0);
@@ -831,7 +854,7 @@ HQ_TEST(steps_never_go_backwards)
     hq_event_free(ev);
     CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_SUCCESS, "fine"), 0);
     CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_PENDING_POSTED, HQ_CHECK_NONE, NULL), 0);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "x"), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "x", HQ_STEP_NEW), 0);
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
     CHECK_EQ(ev->step, HQ_STEP_CHECKED);
