@@ -71,6 +71,14 @@ def binary(name):
     raise FileNotFoundError(f"{name} not built in {build_dir()}")
 
 
+def built(name):
+    """Path of a built program, or None when this build has not made it."""
+    try:
+        return binary(name)
+    except FileNotFoundError:
+        return None
+
+
 def free_port():
     """A TCP port that was free on 127.0.0.1 a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

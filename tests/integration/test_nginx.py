@@ -33,12 +33,6 @@ SECRET = b'nginx-test-secret'
 MIB = 1024 * 1024
 
 
-def built(name):
-    try:
-        path = hqlib.binary(name)
-    except Exception:  # hqlib refuses names it cannot find
-        return None
-    return path if path and os.access(path, os.X_OK) else None
 
 
 def render(conf_text, port, upstream_port, cert, key, logdir, extra=()):
@@ -163,7 +157,7 @@ class Nginx:
 class NginxTest(unittest.TestCase):
     def setUp(self):
         for name in ('hookq-receiver', 'hookqctl'):
-            if built(name) is None:
+            if hqlib.built(name) is None:
                 self.skipTest('%s not built' % name)
         self.tmp = tempfile.mkdtemp(prefix='hookq-nginx-')
         self.nginx = None

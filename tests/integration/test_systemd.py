@@ -67,13 +67,6 @@ DESIGN_VARS = {
 }
 
 
-def built(name):
-    """Path of a built binary, or None when this build has not made it."""
-    try:
-        path = hqlib.binary(name)
-    except Exception:  # hqlib refuses names it cannot find
-        return None
-    return path if path and os.access(path, os.X_OK) else None
 
 
 def parse_unit(path):
@@ -138,7 +131,7 @@ class UnitsTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_verify_accepts_the_units(self):
-        binaries = {name: built(name) for name in EXEC.values()}
+        binaries = {name: hqlib.built(name) for name in EXEC.values()}
         missing = [n for n, p in binaries.items() if p is None]
         if missing:
             self.skipTest('not built yet: %s' % ', '.join(missing))
@@ -303,7 +296,7 @@ class EnvExampleTest(unittest.TestCase):
     def test_documented_variables_exist(self):
         helps = ''
         for name in ('hookq-receiver', 'hookq-worker', 'hookqctl'):
-            path = built(name)
+            path = hqlib.built(name)
             if path is None:
                 continue
             out = subprocess.run([path, '--help'], capture_output=True, text=True, timeout=30)
@@ -337,7 +330,7 @@ class CredentialsDirectoryTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_receiver_reads_credentials_directory(self):
-        if built('hookq-receiver') is None:
+        if hqlib.built('hookq-receiver') is None:
             self.skipTest('hookq-receiver not built')
         creds = os.path.join(self.tmp, 'credentials')
         os.mkdir(creds, 0o700)
