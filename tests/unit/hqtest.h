@@ -2,8 +2,9 @@
  * hqtest: the unit-test harness. Each case runs in a forked child with its
  * own temporary directory (hqtest_dir()), so that a crash or a leaked lock in
  * one case cannot hide or cause a failure in another. A program prints one
- * line per case and ends with "N passed, N failed"; its exit status is 0 only
- * when every case passed.
+ * line per case and ends with "N passed, N failed, N skipped"; its exit
+ * status is 0 only when no case failed and one passed. A case that cannot
+ * run here calls SKIP(why): it is reported as skipped, never as ok.
  *
  *   HQ_TEST(name) { CHECK(x == 1); CHECK_EQ(a, b); }
  *   int main(int argc, char **argv) { return hqtest_main(argc, argv); }
@@ -29,6 +30,7 @@ static struct hqtest_case hqtest_cases[HQTEST_MAX];
 static int hqtest_ncases;
 static int hqtest_failures; /* in the child: failed checks of this case */
 static char hqtest_tmpdir[256];
+static const char *hqtest_current = ""; /* in the child: the running case */
 
 #define HQ_TEST(name)                                                                              \
     static void test_##name(void);                                                                 \
@@ -90,6 +92,24 @@ static inline size_t hqtest_repeat(char *buf, size_t cap, const char *unit, int 
 }
 
 /* The case's own empty temporary directory. */
+/* Ends the case as skipped: it cannot run here (say why). Never ok. */
+#define HQTEST_SKIP_STATUS 77
+#define SKIP(why)                                                                                  \
+    do {                                                                                           \
+        printf("skip %s: %s\n", hqtest_current, (why));                                            \
+        fflush(stdout);                                                                            \
+        hqtest_cleanup();                                                                          \
+        exit(HQTEST_SKIP_STATUS);                                                                  \
+    } while (0)
+
+static inline void hqtest_cleanup(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", hqtest_tmpdir);
+    if (hqtest_tmpdir[0] != '\0' && system(cmd) != 0)
+        fprintf(stderr, "  could not remove %s\n", hqtest_tmpdir);
+}
+
 static inline const char *hqtest_dir(void)
 {
     return hqtest_tmpdir;
@@ -97,7 +117,7 @@ static inline const char *hqtest_dir(void)
 
 static inline int hqtest_main(int argc, char **argv)
 {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     const char *only = argc > 1 ? argv[1] : NULL;
     for (int i = 0; i < hqtest_ncases; i++) {
         if (only != NULL && strcmp(only, hqtest_cases[i].name) != 0)
@@ -115,11 +135,9 @@ static inline int hqtest_main(int argc, char **argv)
                 perror("mkdtemp");
                 _exit(2);
             }
+            hqtest_current = hqtest_cases[i].name;
             hqtest_cases[i].fn();
-            char cmd[300];
-            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", hqtest_tmpdir);
-            if (system(cmd) != 0)
-                fprintf(stderr, "  could not remove %s\n", hqtest_tmpdir);
+            hqtest_cleanup();
             /* exit, not _exit: LeakSanitizer checks at exit in the sanitizer build. */
             exit(hqtest_failures == 0 ? 0 : 1);
         }
@@ -127,7 +145,9 @@ static inline int hqtest_main(int argc, char **argv)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
         bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (ok) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == HQTEST_SKIP_STATUS) {
+            skipped++; /* the child printed "skip NAME: why" */
+        } else if (ok) {
             passed++;
             printf("ok   %s\n", hqtest_cases[i].name);
         } else {
@@ -138,7 +158,9 @@ static inline int hqtest_main(int argc, char **argv)
                 printf("FAIL %s\n", hqtest_cases[i].name);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    if (failed == 0 && passed == 0 && skipped > 0)
+        return HQTEST_SKIP_STATUS; /* ctest shows the program as skipped */
     return failed == 0 && passed > 0 ? 0 : 1;
 }
 
