@@ -560,14 +560,27 @@ def check(cond, msg="check failed"):
         raise TestFailure(msg)
 
 
+SKIP_STATUS = 77  # ctest's SKIP_RETURN_CODE for a program whose cases all skipped
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; reported as skipped, never ok."""
+
+
+def skip(why):
+    raise Skip(why)
+
+
 def run_tests(tests, argv=None):
     """Runs (name, fn) pairs; fn gets its own temporary directory. Prints one
-    line per test and exits 0 only when all passed. argv[1] picks one test."""
+    line per test and exits 0 only when none failed and one passed; a test
+    that calls skip(why) is reported as skipped. When every test skipped, the
+    exit status is SKIP_STATUS. argv[1] picks one test."""
     import tempfile
     import traceback
     argv = argv if argv is not None else sys.argv
     only = argv[1] if len(argv) > 1 else None
-    failed = passed = 0
+    failed = passed = skipped = 0
     for name, fn in tests:
         if only and name != only:
             continue
@@ -581,9 +594,30 @@ def run_tests(tests, argv=None):
             passed += 1
             print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
             subprocess.run(["rm", "-rf", tmp])
+        except Skip as e:
+            skipped += 1
+            print(f"skip {name}: {e}", flush=True)
+            subprocess.run(["rm", "-rf", tmp])
         except Exception:
             failed += 1
             print(f"FAIL {name} ({time.time() - t0:.1f}s); files kept in {tmp}", flush=True)
             traceback.print_exc()
-    print(f"{passed} passed, {failed} failed", flush=True)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    _exit_status(passed, failed, skipped)
+
+
+def _exit_status(passed, failed, skipped):
+    if failed == 0 and passed == 0 and skipped > 0:
+        sys.exit(SKIP_STATUS)
     sys.exit(0 if failed == 0 and passed > 0 else 1)
+
+
+def unittest_main():
+    """unittest.main for the tests written as TestCase classes, with the same
+    exit statuses as run_tests (SKIP_STATUS when every case skipped)."""
+    import unittest
+    prog = unittest.main(verbosity=2, exit=False)
+    r = prog.result
+    skipped = len(r.skipped)
+    failed = len(r.failures) + len(r.errors) + len(getattr(r, "unexpectedSuccesses", []))
+    _exit_status(r.testsRun - skipped - failed, failed, skipped)

@@ -418,4 +418,4 @@ class ServicesExportTest(unittest.TestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    hqlib.unittest_main()

@@ -410,4 +410,4 @@ def send_large(port, cafile, body, headers):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    hqlib.unittest_main()

@@ -349,4 +349,4 @@ class CredentialsDirectoryTest(unittest.TestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    hqlib.unittest_main()
