@@ -555,6 +555,66 @@ class TestSignals(CtlCase):
                 self.assertIn(b'interrupted', err)
                 self.assertLess(len(out.splitlines()), 20000)
 
+    def many_dead(self, n):
+        """n dead letters: one made by qfixture, exported, and imported again
+        under n deliveries (one commit each, far faster than n qfixture runs)."""
+        self.fx('enqueue', 1, 'octo/many', 'push', '', 'm-0', 7)
+        self.fx('dead', 1, 'HTTP 500 from GitHub')
+        head, rec, _ = self.ctl('dlq', 'export').stdout.splitlines()
+        rec = json.loads(rec)
+        lines = [head]
+        for i in range(1, n):
+            rec['delivery'] = 'm-%d' % i
+            lines.append(json.dumps(rec))
+        lines.append('end %d' % (n - 1))
+        self.ctl('dlq', 'import', input='\n'.join(lines) + '\n')
+
+    def test_closed_reader_ends_quietly(self):
+        """hookqctl dlq list | head: the reader takes one line and goes away.
+        hookqctl stops at once, says nothing, and exits 141 (--help), also
+        when its parent left SIGPIPE ignored (restore_signals=False: Python
+        ignores it, and the child then inherits that)."""
+        self.many_dead(2000)  # some 200 KB of table: far more than a pipe holds
+        for args, first in [(['dlq', 'list'], 'ID '), (['dlq', 'list', '--json'], '{"id":'),
+                            (['dlq', 'export'], 'hookq-dlq-export 1'),
+                            (['dlq', 'replay', '--all', '--dry-run'], 'would replay '),
+                            (['dlq', 'purge', '--repo', 'octo/many', '--dry-run'],
+                             'would purge ')]:
+            for restore in [True, False]:
+                with self.subTest(args=args, sigpipe='default' if restore else 'ignored'):
+                    p = subprocess.Popen([CTL, '--db', self.db] + args, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, restore_signals=restore)
+                    self.assertTrue(p.stdout.readline().decode().startswith(first))
+                    p.stdout.close()
+                    closed = time.monotonic()
+                    err = p.stderr.read()
+                    p.wait(timeout=30)
+                    self.assertLess(time.monotonic() - closed, 5, 'slow to notice the reader left')
+                    self.assertEqual((p.returncode, err), (141, b''))
+        self.assertEqual(len(self.jlines('dlq', 'list')), 2000)  # the dry runs changed nothing
+        # the same in a shell pipeline, as a script would see it
+        r = subprocess.run(['bash', '-c', '"$0" --db "$1" dlq list | head -n 2; '
+                            'echo "status ${PIPESTATUS[0]}"', CTL, self.db],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stderr, '')
+        self.assertEqual(r.stdout.splitlines()[2], 'status 141')
+
+    def test_sigterm_stops_a_long_dead_letter_listing(self):
+        self.many_dead(2000)
+        for args in [['dlq', 'list'], ['dlq', 'export']]:
+            with self.subTest(args=args):
+                p = subprocess.Popen([CTL, '--db', self.db] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                time.sleep(0.5)  # the pipe is full: hookqctl waits in a write
+                self.assertIsNone(p.poll())
+                p.send_signal(signal.SIGTERM)
+                out, err = p.communicate(timeout=30)
+                self.assertEqual(p.returncode, 130, err)
+                # one line that says so, nothing about the write the signal cut short
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn(b'interrupted', err)
+                self.assertLess(len(out.splitlines()), 2000)
+
 
 if __name__ == '__main__':
     unittest.main(verbosity=2)

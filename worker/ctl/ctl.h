@@ -1,7 +1,8 @@
 /*
  * ctl: the pieces hookqctl's commands share (worker/hookqctl.c is main and the
  * command table; ctl_show.c the read-only commands; ctl_dlq.c replay and
- * purge; ctl_export.c export and import; ctl_fmt.c filters and formatting).
+ * purge; ctl_export.c export and import; ctl_fmt.c filters and formatting;
+ * ctl_out.c messages, signals and how a command stops early).
  *
  * A command parses its own options first, so that a usage error exits 2
  * before the database is touched, then opens the database with ctl_open() in
@@ -12,7 +13,9 @@
  * Exit statuses (design §8): CTL_OK, CTL_NOMATCH when an id or filter
  * matches nothing, CTL_USAGE for usage errors, a missing database or a newer
  * schema, CTL_FAIL for storage or I/O failures, CTL_INTERRUPTED after
- * SIGINT/SIGTERM.
+ * SIGINT/SIGTERM, CTL_CLOSED when the reader of stdout went away (EPIPE):
+ * then the command stops at once and says nothing, as a tool that SIGPIPE
+ * ended (128 + 13, what a shell reports for one).
  */
 #ifndef HQ_CTL_H
 #define HQ_CTL_H
@@ -24,10 +27,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { CTL_OK = 0, CTL_NOMATCH = 1, CTL_USAGE = 2, CTL_FAIL = 3, CTL_INTERRUPTED = 130 };
+enum {
+    CTL_OK = 0,
+    CTL_NOMATCH = 1,
+    CTL_USAGE = 2,
+    CTL_FAIL = 3,
+    CTL_INTERRUPTED = 130,
+    CTL_CLOSED = 141
+};
 
-/* Set by the SIGINT/SIGTERM handler; loops and iteration callbacks check it. */
+/*
+ * Why the command must stop early: 0 to go on, CTL_STOP_SIGNAL after SIGINT
+ * or SIGTERM, CTL_STOP_PIPE after SIGPIPE (a write to a reader that went
+ * away). Set only by the signal handler; loops and iteration callbacks check
+ * it before each event.
+ */
+enum { CTL_STOP_SIGNAL = 1, CTL_STOP_PIPE = 2 };
 extern volatile sig_atomic_t ctl_stop;
+
+/* Catches SIGINT, SIGTERM and SIGPIPE into ctl_stop (main, once, first). */
+void ctl_signals_install(void);
+
+/*
+ * The exit status of a command that stopped because ctl_stop was set:
+ * CTL_CLOSED without a word for a closed reader, else CTL_INTERRUPTED after
+ * printing the line fmt ("interrupted; nothing was changed").
+ */
+int ctl_stopped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Returned by an iteration callback to stop the walk early (not an error). */
 #define CTL_WALK_LIMIT 1
@@ -62,7 +88,8 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Maps a queue error to an exit status after printing "what: why". */
 int ctl_fail(const char *what, int rc);
 
-/* Flushes stdout; CTL_FAIL with a line when a write failed (disk full, EPIPE). */
+/* Flushes stdout; CTL_FAIL with a line when a write failed (disk full),
+ * CTL_CLOSED quietly when the reader went away. Returns status otherwise. */
 int ctl_finish_output(int status);
 
 /* ---- filters (list, dlq list/replay/purge/export) ----------------------- */

@@ -157,8 +157,7 @@ static int change(struct ctl *c, const char *cmd, enum act act, int argc, char *
     } else {
         int rc = hq_queue_foreach_dead(c->q, false, sel_cb, &sel);
         if (rc == CTL_WALK_STOP || ctl_stop) {
-            ctl_err("interrupted; nothing was changed");
-            status = CTL_INTERRUPTED;
+            status = ctl_stopped("interrupted; nothing was changed");
         } else if (rc < 0) {
             status = ctl_fail("reading dead letters", rc);
         } else if (sel.n == 0) {
@@ -170,8 +169,8 @@ static int change(struct ctl *c, const char *cmd, enum act act, int argc, char *
     for (size_t i = 0; status == CTL_OK && i < sel.n; i++) {
         struct sel_item *it = &sel.items[i];
         if (ctl_stop) {
-            ctl_err("interrupted after %zu of %zu", done, sel.n);
-            status = CTL_INTERRUPTED;
+            /* Also when the reader left: what was done is durable, the rest waits. */
+            status = ctl_stopped("interrupted after %zu of %zu", done, sel.n);
             break;
         }
         if (dry) {

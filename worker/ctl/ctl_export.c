@@ -148,8 +148,7 @@ int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
     fprintf(out, "%s %d\n", EXPORT_MAGIC, EXPORT_VERSION);
     int rc = hq_queue_foreach_dead(c->q, true, export_cb, &w);
     if (rc == CTL_WALK_STOP || ctl_stop) {
-        ctl_err("interrupted; the export is incomplete");
-        status = CTL_INTERRUPTED;
+        status = ctl_stopped("interrupted; the export is incomplete");
     } else if (rc < 0) {
         status = ctl_fail("exporting dead letters", w.err ? w.err : rc);
     } else {
@@ -340,8 +339,8 @@ static int import_pass(struct ctl *c, FILE *in, const char *name, bool apply, ui
     while ((rc = read_line(in, &line, &cap, &len, EXPORT_MAX_LINE)) == 1) {
         lineno++;
         if (ctl_stop) {
-            ctl_err("interrupted at line %zu; %" PRIu64 " imported before", lineno, imported);
-            status = CTL_INTERRUPTED;
+            status = ctl_stopped("interrupted at line %zu; %" PRIu64 " imported before", lineno,
+                                 imported);
             goto out;
         }
         if (ended) {
@@ -436,9 +435,13 @@ static int spool(FILE **in)
             break;
     }
     if (ferror(*in) || ferror(t) || fflush(t) != 0) {
-        ctl_err("dlq import: reading the input failed: %s", strerror(errno));
+        int status = CTL_FAIL;
+        if (ctl_stop) /* a read that SIGINT cut short */
+            status = ctl_stopped("interrupted; nothing was imported");
+        else
+            ctl_err("dlq import: reading the input failed: %s", strerror(errno));
         fclose(t);
-        return CTL_FAIL;
+        return status;
     }
     rewind(t);
     *in = t;

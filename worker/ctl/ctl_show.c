@@ -37,10 +37,8 @@ static int no_arguments(const char *cmd, int argc, char **argv)
 
 static int walk_status(int rc, const char *what)
 {
-    if (rc == CTL_WALK_STOP || ctl_stop) {
-        ctl_err("interrupted");
-        return CTL_INTERRUPTED;
-    }
+    if (rc == CTL_WALK_STOP || ctl_stop)
+        return ctl_stopped("interrupted");
     if (rc < 0)
         return ctl_fail(what, rc);
     return CTL_OK;
