@@ -145,6 +145,50 @@ class TestBasics(CtlCase):
                 self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
         self.assertEqual(self.data_digest(), before)
 
+    def test_filter_usage_errors_exit_2(self):
+        """Each command takes the filters of its kind from one table: queued
+        events --state, dead letters --reason/--since/--older-than; a wrong or
+        malformed one is a usage error before anything is opened."""
+        self.populate()
+        before = self.data_digest()
+        cases = [
+            (['list', '--reason', 'x'], "list: unknown option '--reason'"),
+            (['list', '--since', '1h'], "list: unknown option '--since'"),
+            (['list', '--older-than', '1h'], "list: unknown option '--older-than'"),
+            (['list', '--event', ''], "--event: malformed value ''"),
+            (['list', '--repo', '0'], "--repo: malformed value '0'"),
+            (['dlq', 'list', '--state', 'ready'], "dlq list: unknown option '--state'"),
+            (['dlq', 'list', '--repo'], "dlq list: option '--repo' needs a value"),
+            (['dlq', 'list', '--reason', ''], "--reason: malformed value ''"),
+            (['dlq', 'list', '--event', 'e' * 300], '--event: malformed value'),
+            (['dlq', 'list', '--limit', '-1'], '--limit: want a whole number'),
+            (['dlq', 'replay', '--repo', 'noslash'], '--repo: want owner/name'),
+            (['dlq', 'replay', '--since', 'later'], '--since: want a duration'),
+            (['dlq', 'replay', '--state', 'ready'], "dlq replay: unknown option '--state'"),
+            (['dlq', 'replay', '--json', '--all'], "dlq replay: unknown option '--json'"),
+            (['dlq', 'purge', '--all', '--limit', '0'], '--limit: want a whole number'),
+            (['dlq', 'purge', '--event'], "dlq purge: option '--event' needs a value"),
+            (['dlq', 'purge', '--reason', ''], "--reason: malformed value ''"),
+            (['dlq', 'export', '--since', 'yesterday'], '--since: want a duration'),
+            (['dlq', 'export', '--older-than', 'soon'], '--older-than: want a duration'),
+            (['dlq', 'export', '--limit', '0'], '--limit: want a whole number'),
+            (['dlq', 'export', '--repo', 'noslash'], '--repo: want owner/name'),
+            (['dlq', 'export', '--state', 'ready'], "dlq export: unknown option '--state'"),
+            (['dlq', 'export', '--json'], "dlq export: unknown option '--json'"),
+            (['dlq', 'export', '--limit'], "dlq export: option '--limit' needs a value"),
+            (['dlq', 'show', '1', '--repo', 'a/b'], "dlq show: unknown option '--repo'"),
+            (['dlq', 'import', '--limit', '1'], "dlq import: unknown option '--limit'"),
+            (['stats', '--limit', '1'], "stats: unknown option '--limit'"),
+        ]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                r = self.ctl(*args, rc=2)
+                self.assertIn(msg, r.stderr)
+                self.assertTrue(r.stderr.startswith('hookqctl: '), r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertEqual(r.stdout, '')
+        self.assertEqual(self.data_digest(), before)
+
     def test_missing_database(self):
         missing = os.path.join(self.tmp, 'nothing-here')
         for args in [['stats'], ['list'], ['dlq', 'list'], ['dlq', 'show', '1'],

@@ -67,7 +67,7 @@ struct ctl {
     int64_t now_ms; /* one "now" for a whole command */
 };
 
-/* A command: argv[0] is its name; returns an exit status. */
+/* A command: argv[0] is its name; returns an exit status, or CTL_HELP. */
 typedef int (*ctl_cmd_fn)(struct ctl *c, int argc, char **argv);
 
 /* Opens c->db in mode; prints one line and returns an exit status on failure. */
@@ -91,6 +91,39 @@ int ctl_fail(const char *what, int rc);
 /* Flushes stdout; CTL_FAIL with a line when a write failed (disk full),
  * CTL_CLOSED quietly when the reader went away. Returns status otherwise. */
 int ctl_finish_output(int status);
+
+/* ---- options ------------------------------------------------------------ */
+
+/*
+ * Which filter options a command takes; one table in ctl_fmt.c has them all.
+ * Queued events (list): --repo --event --state --limit. Dead letters (dlq
+ * list/replay/purge/export): --repo --event --reason --since --older-than
+ * --limit.
+ */
+enum ctl_filters { CTL_FILTERS_NONE = 0, CTL_FILTERS_QUEUED = 1, CTL_FILTERS_DEAD = 2 };
+
+/* One of a command's own options without a value: --name sets *set. */
+struct ctl_flag {
+    const char *name;
+    bool *set;
+};
+#define CTL_MAX_FLAGS 4
+
+/* Not an exit status: the command was asked for --help (main prints it, 0). */
+#define CTL_HELP (-1)
+
+struct ctl_filter;
+
+/*
+ * Parses a command's options (getopt_long; optind is left at the first
+ * operand): the filter options of filters into f through ctl_filter_set
+ * (with now_ms), each of flags (at most CTL_MAX_FLAGS, ended by a NULL name)
+ * into its bool, and --help/-h. Returns CTL_OK; CTL_HELP at --help, before
+ * the options after it are looked at; CTL_USAGE after printing why, with cmd
+ * (the command's name) in the line. f may be NULL with CTL_FILTERS_NONE.
+ */
+int ctl_options(const char *cmd, int argc, char **argv, enum ctl_filters filters,
+                const struct ctl_flag *flags, struct ctl_filter *f, int64_t now_ms);
 
 /* ---- filters (list, dlq list/replay/purge/export) ----------------------- */
 

@@ -108,37 +108,17 @@ enum act { ACT_REPLAY, ACT_PURGE };
 
 static int change(struct ctl *c, const char *cmd, enum act act, int argc, char **argv)
 {
-    static const struct option opts[] = {{"repo", required_argument, NULL, 'F'},
-                                         {"event", required_argument, NULL, 'F'},
-                                         {"reason", required_argument, NULL, 'F'},
-                                         {"since", required_argument, NULL, 'F'},
-                                         {"older-than", required_argument, NULL, 'F'},
-                                         {"limit", required_argument, NULL, 'F'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     static const char *const done_verb[] = {"replayed", "purged"};
     static const char *const dry_verb[] = {"would replay", "would purge"};
     struct ctl_filter f;
     struct selection sel = {NULL, 0, 0, &f};
     bool all = false, dry = false;
-    int ch, idx, status;
+    const struct ctl_flag flags[] = {{"all", &all}, {"dry-run", &dry}, {NULL, NULL}};
+    int status;
     uint64_t id;
     ctl_filter_init(&f);
-    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        if (ch == 'a')
-            all = true;
-        else if (ch == 'n')
-            dry = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else if (ch == 'F') {
-            if ((status = ctl_filter_set(&f, opts[idx].name, optarg, c->now_ms)) != CTL_OK)
-                return status;
-        } else
-            return ctl_bad_option(cmd, ch, argv[optind - 1]);
-    }
+    if ((status = ctl_options(cmd, argc, argv, CTL_FILTERS_DEAD, flags, &f, c->now_ms)) != CTL_OK)
+        return status;
     char **ids = argv + optind;
     int nids = argc - optind;
     for (int i = 0; i < nids; i++)

@@ -102,25 +102,12 @@ static int export_cb(const struct hq_event *ev, void *arg)
 
 int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"repo", required_argument, NULL, 'F'},
-                                         {"event", required_argument, NULL, 'F'},
-                                         {"reason", required_argument, NULL, 'F'},
-                                         {"since", required_argument, NULL, 'F'},
-                                         {"older-than", required_argument, NULL, 'F'},
-                                         {"limit", required_argument, NULL, 'F'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     struct ctl_filter f;
-    int ch, idx, status;
+    int status;
     ctl_filter_init(&f);
-    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        if (ch == 'h')
-            return ctl_usage();
-        if (ch != 'F')
-            return ctl_bad_option("dlq export", ch, argv[optind - 1]);
-        if ((status = ctl_filter_set(&f, opts[idx].name, optarg, c->now_ms)) != CTL_OK)
-            return status;
-    }
+    if ((status = ctl_options("dlq export", argc, argv, CTL_FILTERS_DEAD, NULL, &f, c->now_ms)) !=
+        CTL_OK)
+        return status;
     if (argc - optind > 1) {
         ctl_err("dlq export: at most one output file");
         return CTL_USAGE;
@@ -450,18 +437,12 @@ static int spool(FILE **in)
 
 int ctl_cmd_dlq_import(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dry-run", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool dry = false;
-    int ch, status;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (ch == 'n')
-            dry = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else
-            return ctl_bad_option("dlq import", ch, argv[optind - 1]);
-    }
+    const struct ctl_flag flags[] = {{"dry-run", &dry}, {NULL, NULL}};
+    int status;
+    if ((status = ctl_options("dlq import", argc, argv, CTL_FILTERS_NONE, flags, NULL,
+                              c->now_ms)) != CTL_OK)
+        return status;
     if (argc - optind > 1) {
         ctl_err("dlq import: at most one input file");
         return CTL_USAGE;

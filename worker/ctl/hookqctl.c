@@ -230,6 +230,8 @@ int main(int argc, char **argv)
     c.now_ms = hq_now_ms();
     optind = 0; /* glibc: start the command's own getopt afresh */
     int status = fn(&c, cargc, cargv);
+    if (status == CTL_HELP)
+        status = ctl_usage();
     hq_queue_close(c.q);
     return ctl_finish_output(status);
 }
