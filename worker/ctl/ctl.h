@@ -20,6 +20,7 @@
 #ifndef HQ_CTL_H
 #define HQ_CTL_H
 
+#include "dynbuf.h"
 #include "queue.h"
 
 #include <signal.h>
@@ -191,6 +192,34 @@ int ctl_print_json(struct cJSON *obj);
 /* Adds an unsigned/signed integer member exactly (cJSON numbers are doubles). */
 bool ctl_json_add_u64(struct cJSON *obj, const char *name, uint64_t v);
 bool ctl_json_add_i64(struct cJSON *obj, const char *name, int64_t v);
+
+/* ---- export records (ctl_record.c) --------------------------------------- */
+
+#define CTL_RECORD_MAX_PAYLOAD (40u << 20) /* the largest payload a record holds */
+/* The longest record line, without its newline: export writes none longer
+ * and import reads none longer (40 MiB of payload is 54 MiB of base64). */
+#define CTL_RECORD_LINE_MAX (64u << 20)
+
+/*
+ * Writes ev, payload included, as one record line of the export format
+ * (version 1; ctl_record.c says what it holds) into line, which is reset
+ * first; no newline. line's cap bounds the record: dlq export gives it
+ * CTL_RECORD_LINE_MAX, so that import can read back every line it wrote.
+ * Returns 0; HQ_ETOOBIG when the payload is over CTL_RECORD_MAX_PAYLOAD or
+ * the line over the cap; -ENOMEM. On failure line is left empty.
+ */
+HQ_WUR int ctl_record_format(const struct hq_event *ev, struct hq_dynbuf *line);
+
+/*
+ * Parses one record line: line[0..len), without its newline, need not be
+ * NUL-terminated; any bytes may come (it is outside input). Every field must
+ * be there with its type and within its bounds (the queue's HQ_MAX_* lengths,
+ * integers exact, a step and check state hookq knows, canonical base64), and
+ * nothing may follow the object. Returns 0 with a new *out (the caller frees
+ * it with hq_event_free); HQ_EPARSE with *why naming the first bad field (a
+ * static string) and *out untouched; -ENOMEM.
+ */
+HQ_WUR int ctl_record_parse(const char *line, size_t len, struct hq_event **out, const char **why);
 
 /* ---- commands ---------------------------------------------------------- */
 

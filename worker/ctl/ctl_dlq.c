@@ -37,7 +37,11 @@ void ctl_describe(const struct hq_event *ev, char *out, size_t cap)
     ctl_sanitize(repo, sizeof(repo), ev->repo_name, 80);
     ctl_sanitize(event, sizeof(event), ev->event, 0);
     ctl_sanitize(delivery, sizeof(delivery), ev->delivery, 0);
-    /* The parts are bounded well under cap, so this cannot truncate. */
+    /* The parts are bounded under CTL_DESC_LEN, so this cannot truncate. */
+    _Static_assert(sizeof(repo) + sizeof(event) + 1 + 64 + sizeof(" delivery ") +
+                           sizeof(delivery) <=
+                       CTL_DESC_LEN,
+                   "a description fits in CTL_DESC_LEN");
     snprintf(out, cap, "%s %s%s%.64s delivery %s", repo, event, ev->action[0] ? "/" : "",
              ev->action, delivery);
 }

@@ -76,9 +76,10 @@ int ctl_cmd_stats(struct ctl *c, int argc, char **argv)
         for (size_t i = 0; ok && i < nrows; i++)
             ok = ctl_json_add_u64(o, rows[i].name, rows[i].v);
         char age[32];
-        snprintf(age, sizeof(age), "%.3f", st.oldest_age_seconds);
+        /* Raw JSON: a cut number would be a wrong one, so it must fit. */
         if (ok)
-            ok = cJSON_AddRawToObject(o, "oldest_age_seconds", age) != NULL;
+            ok = hq_snprintf(age, sizeof(age), "%.3f", st.oldest_age_seconds) == 0 &&
+                 cJSON_AddRawToObject(o, "oldest_age_seconds", age) != NULL;
         if (!ok) {
             cJSON_Delete(o);
             o = NULL;
