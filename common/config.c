@@ -1,5 +1,6 @@
 /* config: value parsers and environment readers; see config.h. */
 #include "config.h"
+#include "dynbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -248,12 +249,13 @@ int hq_secret_path(const char *var, const char *credname, char **out)
 
 int hq_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-    int rc = 0;
-    char *buf = NULL;
-    size_t used = 0;
+    char chunk[4096];
+    struct hq_dynbuf buf; /* capped at max: the caller names the file's limit */
+    int rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    hq_dynbuf_init(&buf, max);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = -errno;
@@ -263,48 +265,25 @@ int hq_read_file(const char *path, size_t max, char **out, size_t *len)
         rc = -EISDIR;
         goto out;
     }
-    size_t cap = 4096;
-    buf = malloc(cap);
-    if (buf == NULL) {
-        rc = -ENOMEM;
+    /* An empty file is "" too, never NULL. */
+    if ((rc = hq_dynbuf_reserve(&buf, 0)) != 0)
         goto out;
-    }
     for (;;) {
-        if (used + 1 >= cap) {
-            if (cap > max + 1) {
-                rc = HQ_ETOOBIG;
-                goto out;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + used, cap - used - 1);
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
             rc = -errno;
             goto out;
         }
         if (r == 0)
             break;
-        used += (size_t)r;
-        if (used > max) {
-            rc = HQ_ETOOBIG;
+        if ((rc = hq_dynbuf_add(&buf, chunk, (size_t)r)) != 0) /* HQ_ETOOBIG over max */
             goto out;
-        }
     }
-    buf[used] = '\0';
-    *out = buf;
-    buf = NULL;
-    if (len != NULL)
-        *len = used;
+    *out = hq_dynbuf_take(&buf, len);
 out:
-    free(buf);
+    hq_dynbuf_free(&buf);
     close(fd);
     return rc;
 }

@@ -145,6 +145,50 @@ class TestBasics(CtlCase):
                 self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
         self.assertEqual(self.data_digest(), before)
 
+    def test_filter_usage_errors_exit_2(self):
+        """Each command takes the filters of its kind from one table: queued
+        events --state, dead letters --reason/--since/--older-than; a wrong or
+        malformed one is a usage error before anything is opened."""
+        self.populate()
+        before = self.data_digest()
+        cases = [
+            (['list', '--reason', 'x'], "list: unknown option '--reason'"),
+            (['list', '--since', '1h'], "list: unknown option '--since'"),
+            (['list', '--older-than', '1h'], "list: unknown option '--older-than'"),
+            (['list', '--event', ''], "--event: malformed value ''"),
+            (['list', '--repo', '0'], "--repo: malformed value '0'"),
+            (['dlq', 'list', '--state', 'ready'], "dlq list: unknown option '--state'"),
+            (['dlq', 'list', '--repo'], "dlq list: option '--repo' needs a value"),
+            (['dlq', 'list', '--reason', ''], "--reason: malformed value ''"),
+            (['dlq', 'list', '--event', 'e' * 300], '--event: malformed value'),
+            (['dlq', 'list', '--limit', '-1'], '--limit: want a whole number'),
+            (['dlq', 'replay', '--repo', 'noslash'], '--repo: want owner/name'),
+            (['dlq', 'replay', '--since', 'later'], '--since: want a duration'),
+            (['dlq', 'replay', '--state', 'ready'], "dlq replay: unknown option '--state'"),
+            (['dlq', 'replay', '--json', '--all'], "dlq replay: unknown option '--json'"),
+            (['dlq', 'purge', '--all', '--limit', '0'], '--limit: want a whole number'),
+            (['dlq', 'purge', '--event'], "dlq purge: option '--event' needs a value"),
+            (['dlq', 'purge', '--reason', ''], "--reason: malformed value ''"),
+            (['dlq', 'export', '--since', 'yesterday'], '--since: want a duration'),
+            (['dlq', 'export', '--older-than', 'soon'], '--older-than: want a duration'),
+            (['dlq', 'export', '--limit', '0'], '--limit: want a whole number'),
+            (['dlq', 'export', '--repo', 'noslash'], '--repo: want owner/name'),
+            (['dlq', 'export', '--state', 'ready'], "dlq export: unknown option '--state'"),
+            (['dlq', 'export', '--json'], "dlq export: unknown option '--json'"),
+            (['dlq', 'export', '--limit'], "dlq export: option '--limit' needs a value"),
+            (['dlq', 'show', '1', '--repo', 'a/b'], "dlq show: unknown option '--repo'"),
+            (['dlq', 'import', '--limit', '1'], "dlq import: unknown option '--limit'"),
+            (['stats', '--limit', '1'], "stats: unknown option '--limit'"),
+        ]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                r = self.ctl(*args, rc=2)
+                self.assertIn(msg, r.stderr)
+                self.assertTrue(r.stderr.startswith('hookqctl: '), r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertEqual(r.stdout, '')
+        self.assertEqual(self.data_digest(), before)
+
     def test_missing_database(self):
         missing = os.path.join(self.tmp, 'nothing-here')
         for args in [['stats'], ['list'], ['dlq', 'list'], ['dlq', 'show', '1'],
@@ -554,6 +598,66 @@ class TestSignals(CtlCase):
                 self.assertEqual(p.returncode, 130, err)
                 self.assertIn(b'interrupted', err)
                 self.assertLess(len(out.splitlines()), 20000)
+
+    def many_dead(self, n):
+        """n dead letters: one made by qfixture, exported, and imported again
+        under n deliveries (one commit each, far faster than n qfixture runs)."""
+        self.fx('enqueue', 1, 'octo/many', 'push', '', 'm-0', 7)
+        self.fx('dead', 1, 'HTTP 500 from GitHub')
+        head, rec, _ = self.ctl('dlq', 'export').stdout.splitlines()
+        rec = json.loads(rec)
+        lines = [head]
+        for i in range(1, n):
+            rec['delivery'] = 'm-%d' % i
+            lines.append(json.dumps(rec))
+        lines.append('end %d' % (n - 1))
+        self.ctl('dlq', 'import', input='\n'.join(lines) + '\n')
+
+    def test_closed_reader_ends_quietly(self):
+        """hookqctl dlq list | head: the reader takes one line and goes away.
+        hookqctl stops at once, says nothing, and exits 141 (--help), also
+        when its parent left SIGPIPE ignored (restore_signals=False: Python
+        ignores it, and the child then inherits that)."""
+        self.many_dead(2000)  # some 200 KB of table: far more than a pipe holds
+        for args, first in [(['dlq', 'list'], 'ID '), (['dlq', 'list', '--json'], '{"id":'),
+                            (['dlq', 'export'], 'hookq-dlq-export 1'),
+                            (['dlq', 'replay', '--all', '--dry-run'], 'would replay '),
+                            (['dlq', 'purge', '--repo', 'octo/many', '--dry-run'],
+                             'would purge ')]:
+            for restore in [True, False]:
+                with self.subTest(args=args, sigpipe='default' if restore else 'ignored'):
+                    p = subprocess.Popen([CTL, '--db', self.db] + args, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, restore_signals=restore)
+                    self.assertTrue(p.stdout.readline().decode().startswith(first))
+                    p.stdout.close()
+                    closed = time.monotonic()
+                    err = p.stderr.read()
+                    p.wait(timeout=30)
+                    self.assertLess(time.monotonic() - closed, 5, 'slow to notice the reader left')
+                    self.assertEqual((p.returncode, err), (141, b''))
+        self.assertEqual(len(self.jlines('dlq', 'list')), 2000)  # the dry runs changed nothing
+        # the same in a shell pipeline, as a script would see it
+        r = subprocess.run(['bash', '-c', '"$0" --db "$1" dlq list | head -n 2; '
+                            'echo "status ${PIPESTATUS[0]}"', CTL, self.db],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stderr, '')
+        self.assertEqual(r.stdout.splitlines()[2], 'status 141')
+
+    def test_sigterm_stops_a_long_dead_letter_listing(self):
+        self.many_dead(2000)
+        for args in [['dlq', 'list'], ['dlq', 'export']]:
+            with self.subTest(args=args):
+                p = subprocess.Popen([CTL, '--db', self.db] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                time.sleep(0.5)  # the pipe is full: hookqctl waits in a write
+                self.assertIsNone(p.poll())
+                p.send_signal(signal.SIGTERM)
+                out, err = p.communicate(timeout=30)
+                self.assertEqual(p.returncode, 130, err)
+                # one line that says so, nothing about the write the signal cut short
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn(b'interrupted', err)
+                self.assertLess(len(out.splitlines()), 2000)
 
 
 if __name__ == '__main__':

@@ -200,6 +200,23 @@ HQ_TEST(read_file_is_bounded)
     free(buf);
     CHECK_EQ(hq_read_file("/nonexistent", 100, &buf, &len), -ENOENT);
     CHECK_EQ(hq_read_file(hqtest_dir(), 100, &buf, &len), -EISDIR);
+    CHECK_EQ(hq_read_file(p, 9999, &buf, &len), HQ_ETOOBIG); /* one byte over */
+}
+
+HQ_TEST(read_file_of_an_empty_file_gives_an_empty_string)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/empty", hqtest_dir());
+    FILE *fp = fopen(p, "w");
+    REQUIRE(fp != NULL);
+    fclose(fp);
+    char *buf = NULL;
+    size_t len = 1;
+    CHECK_EQ(hq_read_file(p, 0, &buf, &len), 0);
+    REQUIRE(buf != NULL);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(buf[0], '\0');
+    free(buf);
 }
 
 int main(int argc, char **argv)

@@ -37,7 +37,11 @@ void ctl_describe(const struct hq_event *ev, char *out, size_t cap)
     ctl_sanitize(repo, sizeof(repo), ev->repo_name, 80);
     ctl_sanitize(event, sizeof(event), ev->event, 0);
     ctl_sanitize(delivery, sizeof(delivery), ev->delivery, 0);
-    /* The parts are bounded well under cap, so this cannot truncate. */
+    /* The parts are bounded under CTL_DESC_LEN, so this cannot truncate. */
+    _Static_assert(sizeof(repo) + sizeof(event) + 1 + 64 + sizeof(" delivery ") +
+                           sizeof(delivery) <=
+                       CTL_DESC_LEN,
+                   "a description fits in CTL_DESC_LEN");
     snprintf(out, cap, "%s %s%s%.64s delivery %s", repo, event, ev->action[0] ? "/" : "",
              ev->action, delivery);
 }
@@ -108,37 +112,17 @@ enum act { ACT_REPLAY, ACT_PURGE };
 
 static int change(struct ctl *c, const char *cmd, enum act act, int argc, char **argv)
 {
-    static const struct option opts[] = {{"repo", required_argument, NULL, 'F'},
-                                         {"event", required_argument, NULL, 'F'},
-                                         {"reason", required_argument, NULL, 'F'},
-                                         {"since", required_argument, NULL, 'F'},
-                                         {"older-than", required_argument, NULL, 'F'},
-                                         {"limit", required_argument, NULL, 'F'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     static const char *const done_verb[] = {"replayed", "purged"};
     static const char *const dry_verb[] = {"would replay", "would purge"};
     struct ctl_filter f;
     struct selection sel = {NULL, 0, 0, &f};
     bool all = false, dry = false;
-    int ch, idx, status;
+    const struct ctl_flag flags[] = {{"all", &all}, {"dry-run", &dry}, {NULL, NULL}};
+    int status;
     uint64_t id;
     ctl_filter_init(&f);
-    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        if (ch == 'a')
-            all = true;
-        else if (ch == 'n')
-            dry = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else if (ch == 'F') {
-            if ((status = ctl_filter_set(&f, opts[idx].name, optarg, c->now_ms)) != CTL_OK)
-                return status;
-        } else
-            return ctl_bad_option(cmd, ch, argv[optind - 1]);
-    }
+    if ((status = ctl_options(cmd, argc, argv, CTL_FILTERS_DEAD, flags, &f, c->now_ms)) != CTL_OK)
+        return status;
     char **ids = argv + optind;
     int nids = argc - optind;
     for (int i = 0; i < nids; i++)
@@ -157,8 +141,7 @@ static int change(struct ctl *c, const char *cmd, enum act act, int argc, char *
     } else {
         int rc = hq_queue_foreach_dead(c->q, false, sel_cb, &sel);
         if (rc == CTL_WALK_STOP || ctl_stop) {
-            ctl_err("interrupted; nothing was changed");
-            status = CTL_INTERRUPTED;
+            status = ctl_stopped("interrupted; nothing was changed");
         } else if (rc < 0) {
             status = ctl_fail("reading dead letters", rc);
         } else if (sel.n == 0) {
@@ -170,8 +153,8 @@ static int change(struct ctl *c, const char *cmd, enum act act, int argc, char *
     for (size_t i = 0; status == CTL_OK && i < sel.n; i++) {
         struct sel_item *it = &sel.items[i];
         if (ctl_stop) {
-            ctl_err("interrupted after %zu of %zu", done, sel.n);
-            status = CTL_INTERRUPTED;
+            /* Also when the reader left: what was done is durable, the rest waits. */
+            status = ctl_stopped("interrupted after %zu of %zu", done, sel.n);
             break;
         }
         if (dry) {

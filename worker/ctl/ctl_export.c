@@ -7,76 +7,33 @@
  *   hookq-dlq-export 1
  *   {"id":..,"repo_id":..,...,"history":"[...]","payload_b64":"..."}   one per dead letter
  *   end N                                                               N records above
- * Every field of struct hq_event is written; integers exactly (at most 2^53,
- * as JSON readers hold them in doubles), history as the stored JSON text, the
- * payload in standard base64 so that it round-trips byte for byte. Import
- * reads the whole input once to check it (header, every record, the end line)
- * before it changes anything.
+ * A record line holds every field of struct hq_event (ctl_record.c writes and
+ * parses it). Import reads the whole input once to check it (header, every
+ * record, the end line) before it changes anything.
  */
 #include "ctl.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <openssl/evp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXPORT_MAGIC       "hookq-dlq-export"
-#define EXPORT_VERSION     1
-#define EXPORT_MAX_LINE    (64u << 20) /* a 25 MiB payload is ~34 MiB of base64 */
-#define EXPORT_MAX_PAYLOAD (40u << 20)
-#define JSON_INT_MAX       9007199254740992.0 /* 2^53 */
+#define EXPORT_MAGIC   "hookq-dlq-export"
+#define EXPORT_VERSION 1
 
 /* ---- export --------------------------------------------------------------- */
 
 struct export_walk {
     const struct ctl_filter *f;
     FILE *out;
+    struct hq_dynbuf line; /* one record at a time, its memory kept for the next */
     uint64_t n;
     int err; /* first failure of the callback */
 };
-
-static cJSON *record_json(const struct hq_event *ev)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *b64 = NULL;
-    if (o == NULL || ev->payload_len > EXPORT_MAX_PAYLOAD)
-        goto fail;
-    b64 = malloc(4 * ((ev->payload_len + 2) / 3) + 1);
-    if (b64 == NULL)
-        goto fail;
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)ev->payload, (int)ev->payload_len);
-    if (!ctl_json_add_u64(o, "id", ev->id) || !ctl_json_add_u64(o, "repo_id", ev->repo_id) ||
-        !ctl_json_add_u64(o, "hook_id", ev->hook_id) ||
-        !ctl_json_add_u64(o, "installation_id", ev->installation_id) ||
-        !ctl_json_add_i64(o, "received_at_ms", ev->received_at_ms) ||
-        !ctl_json_add_i64(o, "not_before_ms", ev->not_before_ms) ||
-        !ctl_json_add_i64(o, "dead_at_ms", ev->dead_at_ms) ||
-        !ctl_json_add_u64(o, "attempts", ev->attempts) || !ctl_json_add_u64(o, "step", ev->step) ||
-        !ctl_json_add_u64(o, "check_state", ev->check_state) ||
-        !cJSON_AddStringToObject(o, "repo", ev->repo_name) ||
-        !cJSON_AddStringToObject(o, "delivery", ev->delivery) ||
-        !cJSON_AddStringToObject(o, "event", ev->event) ||
-        !cJSON_AddStringToObject(o, "action", ev->action) ||
-        !cJSON_AddStringToObject(o, "check_desc", ev->check_desc) ||
-        !cJSON_AddStringToObject(o, "history", ev->history) ||
-        !cJSON_AddStringToObject(o, "reason", ev->reason) ||
-        !cJSON_AddStringToObject(o, "payload_b64", b64))
-        goto fail;
-    free(b64);
-    return o;
-fail:
-    free(b64);
-    cJSON_Delete(o);
-    return NULL;
-}
 
 static int export_cb(const struct hq_event *ev, void *arg)
 {
@@ -85,15 +42,12 @@ static int export_cb(const struct hq_event *ev, void *arg)
         return CTL_WALK_STOP;
     if (!ctl_filter_match(w->f, ev))
         return 0;
-    cJSON *o = record_json(ev);
-    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (line == NULL) {
-        w->err = ev->payload_len > EXPORT_MAX_PAYLOAD ? HQ_ETOOBIG : -ENOMEM;
-        return w->err;
+    int rc = ctl_record_format(ev, &w->line);
+    if (rc == 0) {
+        size_t len = hq_dynbuf_len(&w->line);
+        if (fwrite(hq_dynbuf_str(&w->line), 1, len, w->out) != len || putc('\n', w->out) == EOF)
+            rc = -EIO;
     }
-    int rc = fprintf(w->out, "%s\n", line) < 0 ? -EIO : 0;
-    cJSON_free(line);
     if (rc != 0)
         return w->err = rc;
     w->n++;
@@ -102,25 +56,12 @@ static int export_cb(const struct hq_event *ev, void *arg)
 
 int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"repo", required_argument, NULL, 'F'},
-                                         {"event", required_argument, NULL, 'F'},
-                                         {"reason", required_argument, NULL, 'F'},
-                                         {"since", required_argument, NULL, 'F'},
-                                         {"older-than", required_argument, NULL, 'F'},
-                                         {"limit", required_argument, NULL, 'F'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     struct ctl_filter f;
-    int ch, idx, status;
+    int status;
     ctl_filter_init(&f);
-    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        if (ch == 'h')
-            return ctl_usage();
-        if (ch != 'F')
-            return ctl_bad_option("dlq export", ch, argv[optind - 1]);
-        if ((status = ctl_filter_set(&f, opts[idx].name, optarg, c->now_ms)) != CTL_OK)
-            return status;
-    }
+    if ((status = ctl_options("dlq export", argc, argv, CTL_FILTERS_DEAD, NULL, &f, c->now_ms)) !=
+        CTL_OK)
+        return status;
     if (argc - optind > 1) {
         ctl_err("dlq export: at most one output file");
         return CTL_USAGE;
@@ -133,8 +74,7 @@ int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
     char tmp[4096];
     FILE *out = stdout;
     if (path != NULL) {
-        int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-        if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        if (hq_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) != 0) {
             ctl_err("dlq export: output path too long");
             return CTL_USAGE;
         }
@@ -144,12 +84,13 @@ int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
             return CTL_FAIL;
         }
     }
-    struct export_walk w = {&f, out, 0, 0};
+    struct export_walk w = {&f, out, {0}, 0, 0};
+    hq_dynbuf_init(&w.line, CTL_RECORD_LINE_MAX);
     fprintf(out, "%s %d\n", EXPORT_MAGIC, EXPORT_VERSION);
     int rc = hq_queue_foreach_dead(c->q, true, export_cb, &w);
+    hq_dynbuf_free(&w.line);
     if (rc == CTL_WALK_STOP || ctl_stop) {
-        ctl_err("interrupted; the export is incomplete");
-        status = CTL_INTERRUPTED;
+        status = ctl_stopped("interrupted; the export is incomplete");
     } else if (rc < 0) {
         status = ctl_fail("exporting dead letters", w.err ? w.err : rc);
     } else {
@@ -176,156 +117,47 @@ int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv)
 
 /* ---- import --------------------------------------------------------------- */
 
-/* Reads one line (without its newline) of at most max bytes; 1, 0 at EOF, or
- * HQ_ETOOBIG. A last line without a newline counts. */
-static int read_line(FILE *in, char **buf, size_t *cap, size_t *len, size_t max)
+/*
+ * Reads one line into line (reset first), without its newline and byte for
+ * byte (a NUL is data, for the record parser to refuse); at most line's cap.
+ * Returns 1, 0 at the end of the input, HQ_ETOOBIG for a longer line, -EIO.
+ * A last line without a newline counts.
+ */
+static int read_line(FILE *in, struct hq_dynbuf *line)
 {
-    *len = 0;
-    for (;;) {
-        if (*cap - *len < 2) {
-            size_t ncap = *cap ? *cap * 2 : 4096;
-            if (ncap > max + 2)
-                ncap = max + 2;
-            if (ncap <= *cap)
-                return HQ_ETOOBIG;
-            char *p = realloc(*buf, ncap);
-            if (p == NULL)
-                return -ENOMEM;
-            *buf = p;
-            *cap = ncap;
-        }
-        if (fgets(*buf + *len, (int)(*cap - *len < INT_MAX ? *cap - *len : INT_MAX), in) == NULL)
-            return *len > 0 ? 1 : (ferror(in) ? -EIO : 0);
-        *len += strlen(*buf + *len);
-        if (*len > 0 && (*buf)[*len - 1] == '\n') {
-            (*buf)[--*len] = '\0';
-            return 1;
-        }
-        if (feof(in))
-            return 1;
-    }
-}
-
-static bool json_int(const cJSON *o, const char *name, double min, double max, double *v)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(x) || x->valuedouble < min || x->valuedouble > max ||
-        x->valuedouble != (double)(int64_t)x->valuedouble)
-        return false;
-    *v = x->valuedouble;
-    return true;
-}
-
-static bool json_str(const cJSON *o, const char *name, size_t min, size_t max, char **out)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsString(x) || strlen(x->valuestring) < min || strlen(x->valuestring) > max)
-        return false;
-    *out = strdup(x->valuestring);
-    return *out != NULL;
-}
-
-/* Parses one record into *out; on failure names the field in why. */
-static int parse_record(const char *line, size_t len, struct hq_event **out, const char **why)
-{
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    struct hq_event *ev = calloc(1, sizeof(*ev));
-    int rc = HQ_EPARSE;
-    double v[10];
-    static const struct {
-        const char *name;
-        double min, max;
-    } nums[] = {{"repo_id", 1, JSON_INT_MAX},
-                {"hook_id", 0, JSON_INT_MAX},
-                {"installation_id", 0, JSON_INT_MAX},
-                {"received_at_ms", -JSON_INT_MAX, JSON_INT_MAX},
-                {"not_before_ms", -JSON_INT_MAX, JSON_INT_MAX},
-                {"dead_at_ms", -JSON_INT_MAX, JSON_INT_MAX},
-                {"attempts", 0, UINT32_MAX},
-                {"step", 0, HQ_STEP_FINAL_POSTED},
-                {"check_state", 0, HQ_CHECK_ERROR},
-                {"id", 0, JSON_INT_MAX}};
-    static const struct {
-        const char *name;
-        size_t min, max;
-        size_t off;
-    } strs[] = {{"repo", 1, HQ_MAX_REPO_NAME_LEN, offsetof(struct hq_event, repo_name)},
-                {"delivery", 1, HQ_MAX_DELIVERY_LEN, offsetof(struct hq_event, delivery)},
-                {"event", 1, HQ_MAX_EVENT_LEN, offsetof(struct hq_event, event)},
-                {"action", 0, HQ_MAX_ACTION_LEN, offsetof(struct hq_event, action)},
-                {"check_desc", 0, HQ_MAX_DESC_LEN, offsetof(struct hq_event, check_desc)},
-                {"history", 0, HQ_MAX_HISTORY_LEN, offsetof(struct hq_event, history)},
-                {"reason", 0, HQ_MAX_REASON_LEN, offsetof(struct hq_event, reason)}};
-    *why = "not a JSON object";
-    if (ev == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (!cJSON_IsObject(o))
-        goto out;
-    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (!json_int(o, nums[i].name, nums[i].min, nums[i].max, &v[i])) {
-            *why = nums[i].name;
-            goto out;
+    char chunk[4096];
+    size_t n = 0;
+    int ch, rc;
+    hq_dynbuf_reset(line);
+    while ((ch = getc_unlocked(in)) != EOF && ch != '\n') {
+        chunk[n++] = (char)ch;
+        if (n == sizeof(chunk)) {
+            if ((rc = hq_dynbuf_add(line, chunk, n)) != 0)
+                return rc;
+            n = 0;
         }
     }
-    ev->repo_id = (uint64_t)v[0];
-    ev->hook_id = (uint64_t)v[1];
-    ev->installation_id = (uint64_t)v[2];
-    ev->received_at_ms = (int64_t)v[3];
-    ev->not_before_ms = (int64_t)v[4];
-    ev->dead_at_ms = (int64_t)v[5];
-    ev->attempts = (uint32_t)v[6];
-    ev->step = (uint32_t)v[7];
-    ev->check_state = (uint32_t)v[8];
-    ev->id = (uint64_t)v[9];
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (!json_str(o, strs[i].name, strs[i].min, strs[i].max,
-                      (char **)((char *)ev + strs[i].off))) {
-            *why = strs[i].name;
-            goto out;
-        }
-    }
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "payload_b64");
-    size_t blen = cJSON_IsString(b) ? strlen(b->valuestring) : 1;
-    *why = "payload_b64";
-    if (blen % 4 != 0 || blen / 4 * 3 > EXPORT_MAX_PAYLOAD)
-        goto out;
-    ev->payload = malloc(blen / 4 * 3 + 1);
-    if (ev->payload == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    int n = EVP_DecodeBlock((unsigned char *)ev->payload, (const unsigned char *)b->valuestring,
-                            (int)blen);
-    if (n < 0)
-        goto out;
-    /* EVP_DecodeBlock counts the bytes the '=' padding stands for. */
-    for (size_t i = blen; i > 0 && b->valuestring[i - 1] == '=' && n > 0; i--)
-        n--;
-    ev->payload_len = (size_t)n;
-    ev->payload[n] = '\0';
-    *out = ev;
-    ev = NULL;
-    rc = 0;
-out:
-    cJSON_Delete(o);
-    hq_event_free(ev);
-    return rc;
+    if (ferror(in))
+        return -EIO;
+    if ((rc = hq_dynbuf_add(line, chunk, n)) != 0)
+        return rc;
+    return ch == '\n' || hq_dynbuf_len(line) > 0 ? 1 : 0;
 }
 
 /* Reads the input through; checks every line, and with apply imports them. */
 static int import_pass(struct ctl *c, FILE *in, const char *name, bool apply, uint64_t *count)
 {
-    char *line = NULL;
-    size_t cap = 0, len = 0, lineno = 1;
+    struct hq_dynbuf buf;
+    size_t lineno = 1;
     uint64_t records = 0, imported = 0, dups = 0;
     bool ended = false;
     int status = CTL_OK;
-    int rc = read_line(in, &line, &cap, &len, EXPORT_MAX_LINE);
+    hq_dynbuf_init(&buf, CTL_RECORD_LINE_MAX);
+    int rc = read_line(in, &buf);
+    const char *line = hq_dynbuf_str(&buf); /* text up to a NUL; the parser gets all */
     char header[64];
-    snprintf(header, sizeof(header), "%s %d", EXPORT_MAGIC, EXPORT_VERSION);
-    if (rc != 1 || strcmp(line, header) != 0) {
+    if (hq_snprintf(header, sizeof(header), "%s %d", EXPORT_MAGIC, EXPORT_VERSION) != 0 ||
+        rc != 1 || strcmp(line, header) != 0) {
         if (rc == 1 && strncmp(line, EXPORT_MAGIC " ", sizeof(EXPORT_MAGIC)) == 0)
             ctl_err("%s: export format version '%.20s' is not one this hookqctl reads (%d); "
                     "nothing was imported",
@@ -337,11 +169,12 @@ static int import_pass(struct ctl *c, FILE *in, const char *name, bool apply, ui
         status = CTL_USAGE;
         goto out;
     }
-    while ((rc = read_line(in, &line, &cap, &len, EXPORT_MAX_LINE)) == 1) {
+    while ((rc = read_line(in, &buf)) == 1) {
+        line = hq_dynbuf_str(&buf);
         lineno++;
         if (ctl_stop) {
-            ctl_err("interrupted at line %zu; %" PRIu64 " imported before", lineno, imported);
-            status = CTL_INTERRUPTED;
+            status = ctl_stopped("interrupted at line %zu; %" PRIu64 " imported before", lineno,
+                                 imported);
             goto out;
         }
         if (ended) {
@@ -366,7 +199,7 @@ static int import_pass(struct ctl *c, FILE *in, const char *name, bool apply, ui
         }
         struct hq_event *ev = NULL;
         const char *why;
-        int prc = parse_record(line, len, &ev, &why);
+        int prc = ctl_record_parse(line, hq_dynbuf_len(&buf), &ev, &why);
         if (prc == -ENOMEM) {
             status = ctl_fail("reading the import", prc);
             goto out;
@@ -414,7 +247,7 @@ static int import_pass(struct ctl *c, FILE *in, const char *name, bool apply, ui
     }
 out:
     *count = records;
-    free(line);
+    hq_dynbuf_free(&buf);
     return status;
 }
 
@@ -436,9 +269,13 @@ static int spool(FILE **in)
             break;
     }
     if (ferror(*in) || ferror(t) || fflush(t) != 0) {
-        ctl_err("dlq import: reading the input failed: %s", strerror(errno));
+        int status = CTL_FAIL;
+        if (ctl_stop) /* a read that SIGINT cut short */
+            status = ctl_stopped("interrupted; nothing was imported");
+        else
+            ctl_err("dlq import: reading the input failed: %s", strerror(errno));
         fclose(t);
-        return CTL_FAIL;
+        return status;
     }
     rewind(t);
     *in = t;
@@ -447,18 +284,12 @@ static int spool(FILE **in)
 
 int ctl_cmd_dlq_import(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dry-run", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool dry = false;
-    int ch, status;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (ch == 'n')
-            dry = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else
-            return ctl_bad_option("dlq import", ch, argv[optind - 1]);
-    }
+    const struct ctl_flag flags[] = {{"dry-run", &dry}, {NULL, NULL}};
+    int status;
+    if ((status = ctl_options("dlq import", argc, argv, CTL_FILTERS_NONE, flags, NULL,
+                              c->now_ms)) != CTL_OK)
+        return status;
     if (argc - optind > 1) {
         ctl_err("dlq import: at most one input file");
         return CTL_USAGE;

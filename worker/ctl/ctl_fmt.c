@@ -8,6 +8,7 @@
 #include "ctl.h"
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,63 @@ int ctl_filter_set(struct ctl_filter *f, const char *opt, const char *arg, int64
 bad:
     ctl_err("--%s: malformed value '%.300s'", opt, arg);
     return CTL_USAGE;
+}
+
+/*
+ * Every filter option of every command. The order matters beyond the help
+ * text: getopt_long takes the first of several options that an abbreviation
+ * matches when they are alike ("--re" is --repo), so it stays the order in
+ * which each command listed them before they shared this table.
+ */
+static const struct {
+    const char *name;
+    unsigned filters; /* the enum ctl_filters that take it */
+} filter_options[] = {
+    {"repo", CTL_FILTERS_QUEUED | CTL_FILTERS_DEAD},
+    {"event", CTL_FILTERS_QUEUED | CTL_FILTERS_DEAD},
+    {"state", CTL_FILTERS_QUEUED},
+    {"reason", CTL_FILTERS_DEAD},
+    {"since", CTL_FILTERS_DEAD},
+    {"older-than", CTL_FILTERS_DEAD},
+    {"limit", CTL_FILTERS_QUEUED | CTL_FILTERS_DEAD},
+};
+#define N_FILTER_OPTIONS (sizeof(filter_options) / sizeof(filter_options[0]))
+
+/* getopt's value for a flag: its index past this, distinct per flag (like the
+ * letters they had), so that an abbreviation of two flags stays ambiguous. */
+#define FLAG_VAL 0x100
+
+int ctl_options(const char *cmd, int argc, char **argv, enum ctl_filters filters,
+                const struct ctl_flag *flags, struct ctl_filter *f, int64_t now_ms)
+{
+    struct option opts[N_FILTER_OPTIONS + CTL_MAX_FLAGS + 2];
+    size_t n = 0, nflags = 0;
+    int ch, idx, status;
+    for (size_t i = 0; i < N_FILTER_OPTIONS; i++)
+        if ((filter_options[i].filters & (unsigned)filters) != 0)
+            opts[n++] = (struct option){filter_options[i].name, required_argument, NULL, 'F'};
+    for (; flags != NULL && flags[nflags].name != NULL; nflags++) {
+        if (nflags == CTL_MAX_FLAGS) {
+            ctl_err("internal: %s has more than %d options of its own", cmd, CTL_MAX_FLAGS);
+            return CTL_USAGE;
+        }
+        opts[n++] = (struct option){flags[nflags].name, no_argument, NULL, FLAG_VAL + (int)nflags};
+    }
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
+        if (ch == 'h')
+            return CTL_HELP;
+        if (ch == 'F') {
+            if ((status = ctl_filter_set(f, opts[idx].name, optarg, now_ms)) != CTL_OK)
+                return status;
+        } else if (ch >= FLAG_VAL && (size_t)(ch - FLAG_VAL) < nflags) {
+            *flags[ch - FLAG_VAL].set = true;
+        } else {
+            return ctl_bad_option(cmd, ch, argv[optind - 1]);
+        }
+    }
+    return CTL_OK;
 }
 
 bool ctl_filter_match(const struct ctl_filter *f, const struct hq_event *ev)

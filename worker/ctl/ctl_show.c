@@ -20,12 +20,6 @@
 #define DLQ_FMT          "%-8s %-30s %-14s %-14s %4s  %-20s  %s\n"
 #define SUMMARY_TEXT_MAX 100 /* characters of a payload string shown in a table */
 
-/* Options shared by the listing commands; filter options carry val 'F'. */
-#define OPT_FILTER(name)                                                                           \
-    {                                                                                              \
-        name, required_argument, NULL, 'F'                                                         \
-    }
-
 static int no_arguments(const char *cmd, int argc, char **argv)
 {
     if (optind < argc) {
@@ -37,10 +31,8 @@ static int no_arguments(const char *cmd, int argc, char **argv)
 
 static int walk_status(int rc, const char *what)
 {
-    if (rc == CTL_WALK_STOP || ctl_stop) {
-        ctl_err("interrupted");
-        return CTL_INTERRUPTED;
-    }
+    if (rc == CTL_WALK_STOP || ctl_stop)
+        return ctl_stopped("interrupted");
     if (rc < 0)
         return ctl_fail(what, rc);
     return CTL_OK;
@@ -50,19 +42,12 @@ static int walk_status(int rc, const char *what)
 
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
-    int ch, status;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (ch == 'j')
-            json = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else
-            return ctl_bad_option("stats", ch, argv[optind - 1]);
-    }
-    if ((status = no_arguments("stats", argc, argv)) != CTL_OK ||
+    const struct ctl_flag flags[] = {{"json", &json}, {NULL, NULL}};
+    int status;
+    if ((status = ctl_options("stats", argc, argv, CTL_FILTERS_NONE, flags, NULL, c->now_ms)) !=
+            CTL_OK ||
+        (status = no_arguments("stats", argc, argv)) != CTL_OK ||
         (status = ctl_open(c, CTL_READ_ONLY)) != CTL_OK)
         return status;
     struct hq_queue_stats st;
@@ -91,9 +76,10 @@ int ctl_cmd_stats(struct ctl *c, int argc, char **argv)
         for (size_t i = 0; ok && i < nrows; i++)
             ok = ctl_json_add_u64(o, rows[i].name, rows[i].v);
         char age[32];
-        snprintf(age, sizeof(age), "%.3f", st.oldest_age_seconds);
+        /* Raw JSON: a cut number would be a wrong one, so it must fit. */
         if (ok)
-            ok = cJSON_AddRawToObject(o, "oldest_age_seconds", age) != NULL;
+            ok = hq_snprintf(age, sizeof(age), "%.3f", st.oldest_age_seconds) == 0 &&
+                 cJSON_AddRawToObject(o, "oldest_age_seconds", age) != NULL;
         if (!ok) {
             cJSON_Delete(o);
             o = NULL;
@@ -186,39 +172,14 @@ static int list_cb(const struct hq_event *ev, void *arg)
 
 static int run_listing(struct ctl *c, const char *cmd, int argc, char **argv, bool dead)
 {
-    static const struct option list_opts[] = {OPT_FILTER("repo"),
-                                              OPT_FILTER("event"),
-                                              OPT_FILTER("state"),
-                                              OPT_FILTER("limit"),
-                                              {"json", no_argument, NULL, 'j'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
-    static const struct option dlq_opts[] = {OPT_FILTER("repo"),
-                                             OPT_FILTER("event"),
-                                             OPT_FILTER("reason"),
-                                             OPT_FILTER("since"),
-                                             OPT_FILTER("older-than"),
-                                             OPT_FILTER("limit"),
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    const struct option *opts = dead ? dlq_opts : list_opts;
     struct ctl_filter f;
     struct list_walk w = {c, &f, false, dead, 0, 0, 0, false};
-    int ch, idx, status;
+    const struct ctl_flag flags[] = {{"json", &w.json}, {NULL, NULL}};
+    int status;
     ctl_filter_init(&f);
-    while ((ch = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        if (ch == 'j')
-            w.json = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else if (ch == 'F') {
-            if ((status = ctl_filter_set(&f, opts[idx].name, optarg, c->now_ms)) != CTL_OK)
-                return status;
-        } else
-            return ctl_bad_option(cmd, ch, argv[optind - 1]);
-    }
-    if ((status = no_arguments(cmd, argc, argv)) != CTL_OK ||
+    if ((status = ctl_options(cmd, argc, argv, dead ? CTL_FILTERS_DEAD : CTL_FILTERS_QUEUED, flags,
+                              &f, c->now_ms)) != CTL_OK ||
+        (status = no_arguments(cmd, argc, argv)) != CTL_OK ||
         (status = ctl_open(c, CTL_READ_ONLY)) != CTL_OK)
         return status;
     if (!w.json) {
@@ -432,23 +393,13 @@ static void show_table(const struct ctl *c, const struct hq_event *ev, const cJS
 
 int ctl_cmd_dlq_show(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"payload", no_argument, NULL, 'p'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     bool json = false, with_payload = false;
-    int ch, status;
+    const struct ctl_flag flags[] = {{"payload", &with_payload}, {"json", &json}, {NULL, NULL}};
+    int status;
     uint64_t id;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (ch == 'j')
-            json = true;
-        else if (ch == 'p')
-            with_payload = true;
-        else if (ch == 'h')
-            return ctl_usage();
-        else
-            return ctl_bad_option("dlq show", ch, argv[optind - 1]);
-    }
+    if ((status = ctl_options("dlq show", argc, argv, CTL_FILTERS_NONE, flags, NULL, c->now_ms)) !=
+        CTL_OK)
+        return status;
     if (argc - optind != 1) {
         ctl_err("dlq show: want exactly one dead-letter id (see hookqctl --help)");
         return CTL_USAGE;

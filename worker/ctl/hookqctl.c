@@ -5,7 +5,8 @@
  * Modelled on LMDB's mdb_stat/mdb_dump (inspection opens the store read-only,
  * a signal sets a flag the loops check) and on OpenSMTPD's smtpctl (a table
  * of commands). This file is main, the command table, the usage text and
- * opening the database; the commands live in ctl_show.c and ctl_dlq.c.
+ * opening the database; the commands live in ctl_show.c, ctl_dlq.c and
+ * ctl_export.c, messages and signals in ctl_out.c.
  */
 #include "clock.h"
 #include "config.h"
@@ -13,7 +14,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,6 @@
 
 #define CTL_DEFAULT_DB      "/var/lib/hookq"
 #define CTL_NEW_DB_MAP_SIZE (4ull << 30)
-
-volatile sig_atomic_t ctl_stop;
 
 static const char usage_text[] =
     "usage: hookqctl [--db PATH] COMMAND [OPTIONS]\n"
@@ -82,7 +80,9 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 done; 1 nothing matched (an id that is not there: nothing is\n"
     "changed); 2 usage error, malformed value, no database or a newer schema;\n"
-    "3 storage or I/O failure; 130 interrupted by SIGINT or SIGTERM.\n"
+    "3 storage or I/O failure; 130 interrupted by SIGINT or SIGTERM; 141 the\n"
+    "reader of the output went away (hookqctl dlq list | head): the command\n"
+    "stopped there without a message, as a shell shows a tool ended by SIGPIPE.\n"
     "\n"
     "Environment: HOOKQ_DB (database), HOOKQ_MAP_SIZE (map size when writing;\n"
     "default: the database's own, 4GiB for a new one).\n";
@@ -93,40 +93,19 @@ int ctl_usage(void)
     return CTL_OK;
 }
 
-void ctl_err(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("hookqctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-int ctl_bad_option(const char *cmd, int ch, const char *bad)
-{
-    if (ch == ':')
-        ctl_err("%s: option '%s' needs a value (see hookqctl --help)", cmd, bad);
-    else
-        ctl_err("%s: unknown option '%s' (see hookqctl --help)", cmd, bad);
-    return CTL_USAGE;
-}
-
-int ctl_fail(const char *what, int rc)
-{
-    ctl_err("%s: %s", what, hq_strerror(rc));
-    if (rc == HQ_ENOTFOUND)
-        return CTL_NOMATCH;
-    return CTL_FAIL;
-}
-
 int ctl_finish_output(int status)
 {
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        ctl_err("writing the output failed: %s", strerror(errno));
-        return status == CTL_OK || status == CTL_NOMATCH ? CTL_FAIL : status;
-    }
-    return status;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    /* The reader went away: quietly, like every other stop for that reason.
+     * EPIPE alone covers a SIGPIPE that never reached the handler. */
+    if (ctl_stop == CTL_STOP_PIPE || errno == EPIPE)
+        return CTL_CLOSED;
+    /* A write that the signal cut short: "interrupted" was said already. */
+    if (status == CTL_INTERRUPTED)
+        return status;
+    ctl_err("writing the output failed: %s", strerror(errno));
+    return status == CTL_OK || status == CTL_NOMATCH ? CTL_FAIL : status;
 }
 
 int ctl_open(struct ctl *c, enum ctl_mode mode)
@@ -192,22 +171,6 @@ static const struct {
     {"dlq", "export", ctl_cmd_dlq_export}, {"dlq", "import", ctl_cmd_dlq_import},
 };
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    ctl_stop = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
@@ -216,6 +179,7 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     struct ctl c = {hq_env_str("HOOKQ_DB", CTL_DEFAULT_DB), NULL, 0};
     int ch;
+    ctl_signals_install();
     opterr = 0;
     /* '+': stop at the command word; its options are the command's. */
     while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -263,10 +227,11 @@ int main(int argc, char **argv)
                 group ? " " : "", cargv[0]);
         return CTL_USAGE;
     }
-    install_signals();
     c.now_ms = hq_now_ms();
     optind = 0; /* glibc: start the command's own getopt afresh */
     int status = fn(&c, cargc, cargv);
+    if (status == CTL_HELP)
+        status = ctl_usage();
     hq_queue_close(c.q);
     return ctl_finish_output(status);
 }
