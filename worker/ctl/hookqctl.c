@@ -53,7 +53,7 @@ static const char usage_text[] =
     "      Writes dead letters in the versioned line format (default: stdout):\n"
     "      a line 'hookq-dlq-export 1', one JSON object per dead letter with\n"
     "      every field (payload base64), and a line 'end N'.\n"
-    "  dlq import [FILE|-]\n"
+    "  dlq import [FILE|-]  [--dry-run]\n"
     "      Loads an export as dead letters with new ids (creates the database\n"
     "      if missing). The whole file is checked first: nothing is imported\n"
     "      from a malformed or truncated file. Dead letters already present\n"
