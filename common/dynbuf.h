@@ -20,10 +20,10 @@
 #include <stddef.h>
 
 struct hq_dynbuf {
-    char *mem;   /* NULL until the first byte; else len + 1 bytes are valid */
-    size_t len;  /* bytes held, without the terminating NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the most it may hold: named by its use */
+    char *mem;  /* NULL until the first byte; else len + 1 bytes are valid */
+    size_t len; /* bytes held, without the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the most it may hold: named by its use */
 };
 
 /* An empty buffer that may grow to max bytes. Allocates nothing. */
@@ -38,6 +38,11 @@ void hq_dynbuf_reset(struct hq_dynbuf *b);
 /* Makes room for n more bytes without adding any: HQ_ETOOBIG past max,
  * -ENOMEM. Lets a caller account for memory before it is used. */
 HQ_WUR int hq_dynbuf_reserve(struct hq_dynbuf *b, size_t n);
+
+/* The capacity (bytes allocated, NUL included) that hq_dynbuf_reserve(b, n)
+ * would leave, or 0 when it would refuse with HQ_ETOOBIG: a caller that
+ * charges a memory budget charges exactly this before the buffer grows. */
+size_t hq_dynbuf_cap_for(const struct hq_dynbuf *b, size_t n);
 
 /* Appends n bytes (0, HQ_ETOOBIG, -ENOMEM); on failure nothing is added. */
 HQ_WUR int hq_dynbuf_add(struct hq_dynbuf *b, const void *data, size_t n);
