@@ -36,18 +36,28 @@ void hq_dynbuf_reset(struct hq_dynbuf *b)
         b->mem[0] = '\0';
 }
 
-int hq_dynbuf_reserve(struct hq_dynbuf *b, size_t n)
+size_t hq_dynbuf_cap_for(const struct hq_dynbuf *b, size_t n)
 {
     if (n > b->max - b->len)
-        return HQ_ETOOBIG;
+        return 0;
     size_t need = b->len + n + 1; /* cannot overflow: len + n <= max < SIZE_MAX */
     if (need <= b->cap)
-        return 0;
+        return b->cap;
     size_t ncap = b->cap ? b->cap : DYNBUF_START;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? SIZE_MAX : ncap * 2;
     if (ncap > b->max + 1)
         ncap = b->max + 1;
+    return ncap;
+}
+
+int hq_dynbuf_reserve(struct hq_dynbuf *b, size_t n)
+{
+    size_t ncap = hq_dynbuf_cap_for(b, n);
+    if (ncap == 0)
+        return HQ_ETOOBIG;
+    if (ncap == b->cap)
+        return 0;
     char *nm = realloc(b->mem, ncap);
     if (nm == NULL)
         return -ENOMEM;

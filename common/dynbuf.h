@@ -39,6 +39,11 @@ void hq_dynbuf_reset(struct hq_dynbuf *b);
  * -ENOMEM. Lets a caller account for memory before it is used. */
 HQ_WUR int hq_dynbuf_reserve(struct hq_dynbuf *b, size_t n);
 
+/* The capacity (bytes allocated, NUL included) that hq_dynbuf_reserve(b, n)
+ * would leave, or 0 when it would refuse with HQ_ETOOBIG: a caller that
+ * charges a memory budget charges exactly this before the buffer grows. */
+size_t hq_dynbuf_cap_for(const struct hq_dynbuf *b, size_t n);
+
 /* Appends n bytes (0, HQ_ETOOBIG, -ENOMEM); on failure nothing is added. */
 HQ_WUR int hq_dynbuf_add(struct hq_dynbuf *b, const void *data, size_t n);
 HQ_WUR int hq_dynbuf_addstr(struct hq_dynbuf *b, const char *s);

@@ -6,17 +6,25 @@
  * requests in progress reach their commit, commit what is pending, answer,
  * close.
  *
+ * The HTTP server serves three routes: the webhook endpoint (webhook.h),
+ * and /healthz and /metrics, which are answered here from the headers.
+ *
  * Exit status: 0 after a clean shutdown, 1 when the queue or the socket
  * cannot be opened, 2 on a usage or configuration error.
  */
 #include "committer.h"
 #include "http.h"
+#include "httpd.h"
+#include "httpd_listen.h"
 #include "ingest.h"
 #include "config.h"
+#include "dynbuf.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "queue_metrics.h"
 #include "receiver_config.h"
+#include "webhook.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,14 +36,51 @@
 #define MAX_BATCH_BYTES   (64u * 1024u * 1024u)
 #define UNHEALTHY_HOLD_MS 10000
 
+/* GET /healthz: 200 while the committer can commit and the server is not
+ * shutting down; arg is the committer. */
+static enum MHD_Result health_begin(void *arg, struct MHD_Connection *conn, bool stopping,
+                                    void **req)
+{
+    committer *com = arg;
+    char body[256];
+    size_t pending = committer_pending(com);
+    bool ok = !stopping && committer_healthy(com);
+    int rc;
+    if (ok)
+        rc = hq_snprintf(body, sizeof(body), "{\"status\":\"ok\",\"pending\":%zu}", pending);
+    else
+        rc = hq_snprintf(body, sizeof(body),
+                         "{\"status\":\"unavailable\",\"error\":\"%s\",\"pending\":%zu}",
+                         stopping ? "shutting down" : "the last commit failed", pending);
+    if (rc != 0)
+        return MHD_NO;
+    return hq_httpd_answer_json(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body,
+                                ok ? 0 : 5, false);
+}
+
+/* GET /metrics: the registry arg in Prometheus text format. */
+static enum MHD_Result metrics_begin(void *arg, struct MHD_Connection *conn, bool stopping,
+                                     void **req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (hq_metrics_render(arg, &text, &len) != 0)
+        return hq_httpd_answer_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render metrics",
+                                     0, false);
+    struct hq_httpd_reply r = {.status = MHD_HTTP_OK,
+                               .type = "text/plain; version=0.0.4; charset=utf-8"};
+    return hq_httpd_answer(conn, &r, text, len, MHD_RESPMEM_MUST_FREE);
+}
+
 static int run(const struct receiver_config *cfg)
 {
     int rc = 1;
     hq_queue *q = NULL;
     hq_metrics *metrics = NULL;
     committer *com = NULL;
+    webhook *hook = NULL;
     http_server *srv = NULL;
-    int fd = -1;
+    struct hq_httpd_socket sock = {.fd = -1};
     int err;
 
     struct hq_queue_opts qo;
@@ -68,23 +113,37 @@ static int run(const struct receiver_config *cfg)
         hq_error("start", NULL, "cannot start the committer: %s", hq_strerror(err));
         goto out;
     }
-    char where[300];
-    if ((err = http_listen_open(&cfg->listen, &fd, where, sizeof(where))) != 0) {
+    struct webhook_opts wo = {.cfg = cfg, .committer = com, .metrics = metrics};
+    if ((err = webhook_create(&wo, &hook)) != 0 ||
+        (err = hq_queue_metrics_register(metrics, q)) != 0) {
+        hq_error("start", NULL, "cannot start the HTTP server: %s", hq_strerror(err));
+        goto out;
+    }
+    if ((err = hq_httpd_listen_open(&cfg->listen, &sock)) != 0) {
         hq_error("start", NULL, "cannot listen on HOOKQ_LISTEN=%s%s%s: %s",
                  cfg->listen.is_unix ? "unix:" : cfg->listen.host,
                  cfg->listen.is_unix ? cfg->listen.path : ":",
                  cfg->listen.is_unix ? "" : cfg->listen.port, hq_strerror(err));
         goto out;
     }
-    struct http_server_opts ho = {
-        .cfg = cfg, .committer = com, .queue = q, .metrics = metrics, .listen_fd = fd};
-    fd = -1; /* http_server_start owns it, whatever happens */
+    const struct http_route routes[] = {
+        webhook_route(hook),
+        {.path = "/healthz", .methods = "GET, HEAD", .begin = health_begin, .arg = com},
+        {.path = "/metrics", .methods = "GET, HEAD", .begin = metrics_begin, .arg = metrics},
+    };
+    struct http_server_opts ho = {.routes = routes,
+                                  .nroutes = sizeof(routes) / sizeof(routes[0]),
+                                  .listen_fd = sock.fd,
+                                  .threads = cfg->threads,
+                                  .timeout_s = cfg->timeout_s,
+                                  .max_connections = cfg->max_connections};
+    sock.fd = -1; /* http_server_start owns it, whatever happens */
     if ((err = http_server_start(&ho, &srv)) != 0) {
         hq_error("start", NULL, "cannot start the HTTP server: %s", hq_strerror(err));
         goto out;
     }
     hq_info("start", NULL,
-            "listening on %s, webhook path %s, %zu secret(s), %u threads, queue %s (%s)", where,
+            "listening on %s, webhook path %s, %zu secret(s), %u threads, queue %s (%s)", sock.desc,
             cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, cfg->db_path,
             cfg->sync ? "durable" : "relaxed durability");
 
@@ -108,9 +167,10 @@ static int run(const struct receiver_config *cfg)
     rc = 0;
 out:
     http_server_stop(srv);
+    webhook_destroy(hook);
     committer_destroy(com);
-    if (fd >= 0)
-        close(fd);
+    if (sock.fd >= 0)
+        close(sock.fd);
     hq_metrics_destroy(metrics);
     hq_queue_close(q);
     if (cfg->listen.is_unix && srv != NULL)

@@ -68,62 +68,6 @@ void receiver_config_usage(FILE *fp)
                 "commit returns, exit 0.\n");
 }
 
-int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why)
-{
-    memset(out, 0, sizeof(*out));
-    *why = NULL;
-    if (strncmp(value, "unix:", 5) == 0) {
-        const char *path = value + 5;
-        size_t n = strlen(path);
-        if (n == 0 || path[0] != '/') {
-            *why = "unix socket path must be absolute (unix:/path)";
-            return HQ_ECONFIG;
-        }
-        if (n >= sizeof(out->path)) {
-            *why = "unix socket path too long";
-            return HQ_ECONFIG;
-        }
-        out->is_unix = true;
-        memcpy(out->path, path, n + 1);
-        return 0;
-    }
-    const char *colon = strrchr(value, ':');
-    if (colon == NULL || colon == value) {
-        *why = "expected host:port or unix:/path";
-        return HQ_ECONFIG;
-    }
-    const char *host = value;
-    size_t hostlen = (size_t)(colon - value);
-    if (host[0] == '[') {
-        if (hostlen < 3 || host[hostlen - 1] != ']') {
-            *why = "expected [address]:port for IPv6";
-            return HQ_ECONFIG;
-        }
-        host++;
-        hostlen -= 2;
-    } else if (memchr(host, ':', hostlen) != NULL) {
-        *why = "IPv6 addresses go in brackets: [::1]:8080";
-        return HQ_ECONFIG;
-    }
-    if (hostlen >= sizeof(out->host)) {
-        *why = "host too long";
-        return HQ_ECONFIG;
-    }
-    uint64_t port;
-    if (hq_parse_uint(colon + 1, 0, 65535, &port) != 0) {
-        *why = "port must be a number in 0..65535";
-        return HQ_ECONFIG;
-    }
-    memcpy(out->host, host, hostlen);
-    out->host[hostlen] = '\0';
-    int n = snprintf(out->port, sizeof(out->port), "%u", (unsigned)port);
-    if (n < 0 || (size_t)n >= sizeof(out->port)) {
-        *why = "port too long";
-        return HQ_ECONFIG;
-    }
-    return 0;
-}
-
 static int copy_str(char *dst, size_t cap, const char *src, const char *name, struct hq_cfgerr *err)
 {
     size_t n = strlen(src);
@@ -189,7 +133,7 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
 
     v = hq_env_str("HOOKQ_LISTEN", DEF_LISTEN);
     const char *why;
-    if (receiver_listen_parse(v, &c->listen, &why) != 0) {
+    if (hq_httpd_listen_parse(v, &c->listen, &why) != 0) {
         rc = hq_cfgerr_set(err, "HOOKQ_LISTEN", v, why);
         goto out;
     }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hq_error.h"
+#include "httpd_listen.h"
 #include "log.h"
 #include "signature.h"
 
@@ -20,20 +21,11 @@
 #include <stdio.h>
 
 #define RECEIVER_PATH_MAX 256
-#define RECEIVER_HOST_MAX 256
-
-/* Where to listen: a TCP host and port, or a unix socket path. */
-struct receiver_listen {
-    bool is_unix;
-    char host[RECEIVER_HOST_MAX]; /* numeric address or name, brackets removed */
-    char port[8];                 /* decimal, "0" picks a free port */
-    char path[108];               /* unix socket path (sun_path size) */
-};
 
 struct receiver_config {
     char db_path[4096];
     uint64_t map_size;
-    struct receiver_listen listen;
+    struct hq_httpd_listen listen; /* HOOKQ_LISTEN, parsed by hq_httpd_listen_parse */
     char webhook_path[RECEIVER_PATH_MAX];
     hq_sigkeys *keys; /* owned */
     char **events;    /* owned, NULL-terminated; see ingest_events_parse */
@@ -57,12 +49,6 @@ struct receiver_config {
 HQ_WUR int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err);
 
 void receiver_config_free(struct receiver_config *c);
-
-/*
- * Parses a HOOKQ_LISTEN value ("host:port", "[v6]:port", "unix:/path").
- * 0 or HQ_ECONFIG with a short static reason in *why.
- */
-HQ_WUR int receiver_listen_parse(const char *value, struct receiver_listen *out, const char **why);
 
 /* Writes the --help text: every variable with its default. */
 void receiver_config_usage(FILE *fp);

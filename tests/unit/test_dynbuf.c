@@ -51,6 +51,30 @@ HQ_TEST(a_refused_add_leaves_the_contents)
     hq_dynbuf_free(&b);
 }
 
+HQ_TEST(cap_for_is_the_capacity_reserve_leaves)
+{
+    struct hq_dynbuf b;
+    hq_dynbuf_init(&b, 5000);
+    static const size_t steps[] = {0, 1, 255, 300, 1000, 4999};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        size_t want = hq_dynbuf_cap_for(&b, steps[i]);
+        CHECK(want >= steps[i] + 1);
+        CHECK(want <= 5001);
+        CHECK_EQ(hq_dynbuf_reserve(&b, steps[i]), 0);
+        CHECK_EQ(b.cap, want);
+    }
+    /* Room already there: the capacity stays. */
+    CHECK_EQ(hq_dynbuf_cap_for(&b, 10), b.cap);
+    /* Past the cap: 0, as reserve refuses. */
+    CHECK_EQ(hq_dynbuf_cap_for(&b, 5001), 0);
+    CHECK_EQ(hq_dynbuf_reserve(&b, 5001), HQ_ETOOBIG);
+    hq_dynbuf_free(&b);
+    /* A buffer capped at its exact size is allocated exactly (and its NUL). */
+    hq_dynbuf_init(&b, 20000);
+    CHECK_EQ(hq_dynbuf_cap_for(&b, 20000), 20001);
+    hq_dynbuf_free(&b);
+}
+
 HQ_TEST(binary_data_keeps_its_nuls_and_stays_terminated)
 {
     struct hq_dynbuf b;

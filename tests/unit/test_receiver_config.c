@@ -199,9 +199,9 @@ HQ_TEST(listen_forms)
         {"unix:", HQ_ECONFIG, false, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct receiver_listen l;
+        struct hq_httpd_listen l;
         const char *why = NULL;
-        int rc = receiver_listen_parse(cases[i].value, &l, &why);
+        int rc = hq_httpd_listen_parse(cases[i].value, &l, &why);
         if (rc != cases[i].rc)
             fprintf(stderr, "  case %zu: '%s' gave %d\n", i, cases[i].value, rc);
         CHECK_EQ(rc, cases[i].rc);
@@ -218,9 +218,9 @@ HQ_TEST(listen_forms)
     char longpath[200] = "unix:/";
     memset(longpath + 6, 'p', 150);
     longpath[156] = '\0';
-    struct receiver_listen l;
+    struct hq_httpd_listen l;
     const char *why;
-    CHECK_EQ(receiver_listen_parse(longpath, &l, &why), HQ_ECONFIG);
+    CHECK_EQ(hq_httpd_listen_parse(longpath, &l, &why), HQ_ECONFIG);
 }
 
 HQ_TEST(usage_lists_every_variable)
