@@ -119,8 +119,8 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
         .retry_after = r->retry_after[0] ? r->retry_after : NULL,
         .ratelimit_remaining = r->rl_remaining[0] ? r->rl_remaining : NULL,
         .ratelimit_reset = r->rl_reset[0] ? r->rl_reset : NULL,
-        .body = r->body,
-        .body_len = r->len,
+        .body = hq_dynbuf_str(&r->body),
+        .body_len = hq_dynbuf_len(&r->body),
         .secondary_hits = hq_pacing_secondary_hits(gh->pacing, inst),
         .now_ms = hq_now_ms(),
     };
@@ -139,9 +139,9 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
 /* Parses a 2xx body as a JSON object; NULL when it is not one. */
 static cJSON *parse_object(const struct hq_github_http_response *r)
 {
-    if (r->body == NULL)
+    if (hq_dynbuf_len(&r->body) == 0)
         return NULL;
-    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+    cJSON *doc = cJSON_ParseWithLength(hq_dynbuf_str(&r->body), hq_dynbuf_len(&r->body));
     if (doc != NULL && !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         doc = NULL;

@@ -20,6 +20,7 @@
 #ifndef HQ_GITHUB_HTTP_H
 #define HQ_GITHUB_HTTP_H
 
+#include "dynbuf.h"
 #include "hq_error.h"
 
 #include <stdbool.h>
@@ -50,9 +51,8 @@ struct hq_github_http_response {
     long status;         /* 0: no answer */
     int transport_error; /* 0 or HQ_ETIMEOUT / HQ_EHTTP / HQ_ETOOBIG */
     char curl_msg[HQ_GITHUB_HTTP_ERROR_MAX];
-    char *body; /* NUL-terminated, at most body_max bytes; NULL when empty */
-    size_t len, cap;
-    bool overflow; /* the body was over body_max: the transfer was cut */
+    struct hq_dynbuf body; /* capped at body_max; read with hq_dynbuf_str/len */
+    bool overflow;         /* the body was over body_max: the transfer was cut */
     /* the values of the last response's headers (after redirects), or "" when
      * absent or longer than HQ_GITHUB_HTTP_HEADER_MAX - 1 */
     char retry_after[HQ_GITHUB_HTTP_HEADER_MAX];
