@@ -7,14 +7,16 @@
  * from token_cache (single-flight, its fetch is fetch_token below); pacing
  * decides before a status is sent; every answer is classified by retry.
  *
- * Locks: inst_lock protects the installation-id cache. It is not held while
- * any other lock is taken or while a request is on the wire.
+ * Locks: none of this file's own. The installation map (install_map.h), the
+ * token cache, pacing and the transport each guard their state, and no call
+ * here holds one of their locks while calling another.
  */
 #include "github.h"
 #include "gh_status.h"
 
 #include "clock.h"
 #include "github_http.h"
+#include "install_map.h"
 #include "jwt.h"
 #include "log.h"
 #include "token_cache.h"
@@ -23,7 +25,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,18 +32,10 @@
 #include <string.h>
 #include <time.h>
 
-#define API_MAX              1024 /* base URL */
-#define REPO_MAX             141  /* owner (39) '/' name (100) */
-#define INST_BUCKETS         256
-#define INST_CACHE_MAX       65536 /* installation ids cached before the cache starts over */
+#define API_MAX              1024  /* base URL */
+#define INST_CACHE_MAX       65536 /* installation ids cached before the map starts over */
 #define YOUNG_SLEEP_FIRST_MS 100
 #define YOUNG_SLEEP_MAX_MS   1000
-
-struct inst_entry {
-    struct inst_entry *next;
-    uint64_t id;
-    char repo[REPO_MAX]; /* lower case */
-};
 
 struct hq_github {
     char api[API_MAX]; /* without trailing '/' */
@@ -54,10 +47,7 @@ struct hq_github {
     hq_github_http *http;
     hq_metrics *metrics;
     hq_series *m_token_requests, *m_cache_hits, *m_remaining;
-
-    pthread_mutex_t inst_lock; /* protects inst_buckets, n_inst */
-    struct inst_entry *inst_buckets[INST_BUCKETS];
-    unsigned n_inst;
+    hq_install_map *installs; /* App mode: repository -> installation id */
 
     _Atomic uint64_t st_requests, st_token_requests, st_cache_hits, st_young, st_paced;
 };
@@ -334,62 +324,10 @@ out:
 
 /* ---- requests ------------------------------------------------------------------------ */
 
-static unsigned repo_hash(const char *lower)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = lower; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % INST_BUCKETS;
-}
-
-static bool inst_cached(hq_github *gh, const char *lower, uint64_t *id)
-{
-    bool hit = false;
-    pthread_mutex_lock(&gh->inst_lock);
-    for (struct inst_entry *e = gh->inst_buckets[repo_hash(lower)]; e != NULL; e = e->next)
-        if (strcmp(e->repo, lower) == 0) {
-            *id = e->id;
-            hit = true;
-            break;
-        }
-    pthread_mutex_unlock(&gh->inst_lock);
-    return hit;
-}
-
-static void inst_forget_all(hq_github *gh)
-{
-    for (int i = 0; i < INST_BUCKETS; i++) {
-        while (gh->inst_buckets[i] != NULL) {
-            struct inst_entry *e = gh->inst_buckets[i];
-            gh->inst_buckets[i] = e->next;
-            free(e);
-        }
-    }
-    gh->n_inst = 0;
-}
-
-static int inst_remember(hq_github *gh, const char *lower, uint64_t id)
-{
-    struct inst_entry *e = calloc(1, sizeof(*e));
-    if (e == NULL)
-        return -ENOMEM;
-    e->id = id;
-    memcpy(e->repo, lower, strlen(lower) + 1);
-    pthread_mutex_lock(&gh->inst_lock);
-    if (gh->n_inst >= INST_CACHE_MAX)
-        inst_forget_all(gh); /* bounded memory; lookups are cheap to redo */
-    unsigned b = repo_hash(lower);
-    e->next = gh->inst_buckets[b];
-    gh->inst_buckets[b] = e;
-    gh->n_inst++;
-    pthread_mutex_unlock(&gh->inst_lock);
-    return 0;
-}
-
 int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_t *id,
                               struct hq_gh_result *res)
 {
-    char lower[REPO_MAX], url[HQ_GH_URL_MAX];
+    char url[HQ_GH_URL_MAX];
     struct hq_github_http_response r = {0};
     char *jwt = NULL;
     cJSON *doc = NULL;
@@ -402,10 +340,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
         permanent(res, 0, "invalid repository name");
         return 0;
     }
-    size_t n = strlen(repo_full_name);
-    for (size_t i = 0; i <= n; i++)
-        lower[i] = (char)tolower((unsigned char)repo_full_name[i]);
-    if (inst_cached(gh, lower, id)) {
+    if (hq_install_map_get(gh->installs, repo_full_name, id)) {
         memset(res, 0, sizeof(*res));
         res->ratelimit_remaining = -1;
         res->outcome = HQ_GH_OK;
@@ -430,7 +365,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
     enum hq_retry_kind kind = classify(gh, 0, &r, malformed, "installation", res);
     if (kind == HQ_RK_OK) {
         *id = (uint64_t)jid->valuedouble;
-        rc = inst_remember(gh, lower, *id);
+        rc = hq_install_map_put(gh->installs, repo_full_name, *id);
     } else if (kind == HQ_RK_PERMANENT && r.status == 404) {
         permanent(res, 404, "the App is not installed on %s (HTTP 404)", repo_full_name);
     }
@@ -618,8 +553,6 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
     gh = calloc(1, sizeof(*gh));
     if (gh == NULL)
         return -ENOMEM;
-    /* the mutex is initialised before the first failure path that destroys */
-    pthread_mutex_init(&gh->inst_lock, NULL);
 
     size_t alen = strlen(o->api_url);
     while (alen > 0 && o->api_url[alen - 1] == '/')
@@ -668,6 +601,9 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
         rc = hq_token_cache_create(o->token_margin_ms, fetch_token, gh, &gh->tokens);
         if (rc < 0)
             goto fail;
+        rc = hq_install_map_create(INST_CACHE_MAX, &gh->installs);
+        if (rc < 0)
+            goto fail;
     }
     *out = gh;
     return 0;
@@ -688,7 +624,6 @@ void hq_github_destroy(hq_github *gh)
         free(gh->pat);
     }
     hq_pacing_destroy(gh->pacing);
-    inst_forget_all(gh);
-    pthread_mutex_destroy(&gh->inst_lock);
+    hq_install_map_destroy(gh->installs);
     free(gh);
 }
