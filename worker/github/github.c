@@ -15,6 +15,7 @@
 #include "gh_status.h"
 
 #include "clock.h"
+#include "gh_answer.h"
 #include "github_http.h"
 #include "install_map.h"
 #include "jwt.h"
@@ -126,19 +127,6 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
     return kind;
 }
 
-/* Parses a 2xx body as a JSON object; NULL when it is not one. */
-static cJSON *parse_object(const struct hq_github_http_response *r)
-{
-    if (hq_dynbuf_len(&r->body) == 0)
-        return NULL;
-    cJSON *doc = cJSON_ParseWithLength(hq_dynbuf_str(&r->body), hq_dynbuf_len(&r->body));
-    if (doc != NULL && !cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        doc = NULL;
-    }
-    return doc;
-}
-
 static bool is_2xx(const struct hq_github_http_response *r)
 {
     return r->status >= 200 && r->status < 300;
@@ -161,17 +149,6 @@ __attribute__((format(printf, 3, 4))) static void permanent(struct hq_gh_result 
 
 /* ---- tokens ---------------------------------------------------------------------------- */
 
-/* A token is sent in a header: printable ASCII without blanks only. */
-static bool valid_token(const char *t, size_t n)
-{
-    if (n == 0 || n > HQ_GH_TOKEN_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (t[i] <= 0x20 || t[i] >= 0x7f)
-            return false;
-    return true;
-}
-
 /* token_cache's fetch: POST /app/installations/{id}/access_tokens with the JWT. */
 static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_at_ms,
                        struct hq_gh_result *fail)
@@ -179,8 +156,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
     hq_github *gh = arg;
     struct hq_github_http_response r = {0};
     char url[HQ_GH_URL_MAX];
-    char *jwt = NULL;
-    cJSON *doc = NULL;
+    char *jwt = NULL, *fresh = NULL;
     int rc;
 
     *token = NULL;
@@ -200,22 +176,18 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
     hq_series_add(gh->m_token_requests, 1);
 
     bool malformed = false;
-    const cJSON *t = NULL, *exp = NULL;
     int64_t expires = 0;
     if (is_2xx(&r)) {
-        doc = parse_object(&r);
-        t = cJSON_GetObjectItemCaseSensitive(doc, "token");
-        exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_at");
-        malformed = !cJSON_IsString(t) || !valid_token(t->valuestring, strlen(t->valuestring)) ||
-                    !cJSON_IsString(exp) || hq_parse_rfc3339(exp->valuestring, &expires) < 0;
+        rc = hq_gh_answer_token(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body), &fresh, &expires);
+        if (rc == -ENOMEM)
+            goto out;
+        malformed = rc < 0;
+        rc = 0;
     }
     enum hq_retry_kind kind = classify(gh, inst, &r, malformed, "access_tokens", fail);
     if (kind == HQ_RK_OK) {
-        *token = strdup(t->valuestring);
-        if (*token == NULL) {
-            rc = -ENOMEM;
-            goto out;
-        }
+        *token = fresh;
+        fresh = NULL; /* the cache owns it */
         *expires_at_ms = expires;
     } else if (kind == HQ_RK_TOKEN) {
         n = snprintf(fail->reason, sizeof(fail->reason),
@@ -227,7 +199,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
         permanent(fail, 404, "installation %" PRIu64 " not found (HTTP 404)", inst);
     }
 out:
-    cJSON_Delete(doc);
+    free(fresh);
     free(jwt);
     hq_github_http_response_reset(&r);
     return rc;
@@ -279,12 +251,8 @@ static int call_with_token(hq_github *gh, uint64_t inst, const char *route, cons
         rc = perform(gh, route, url, tok.value, body, &r);
         if (rc < 0)
             goto out;
-        bool malformed = false;
-        if (is_2xx(&r)) {
-            cJSON *doc = parse_object(&r);
-            malformed = doc == NULL;
-            cJSON_Delete(doc);
-        }
+        bool malformed =
+            is_2xx(&r) && !hq_gh_answer_is_object(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body));
         enum hq_retry_kind kind = classify(gh, inst, &r, malformed, route, res);
         uint64_t reset_s = 0;
         if (res->ratelimit_remaining >= 0 && r.rl_reset[0] != '\0' &&
@@ -330,7 +298,6 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
     char url[HQ_GH_URL_MAX];
     struct hq_github_http_response r = {0};
     char *jwt = NULL;
-    cJSON *doc = NULL;
     int rc = 0;
 
     if (gh == NULL || repo_full_name == NULL || id == NULL || res == NULL || gh->jwt == NULL)
@@ -355,22 +322,17 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
     rc = perform(gh, "installation", url, jwt, NULL, &r);
     if (rc < 0)
         goto out;
-    bool malformed = false;
-    const cJSON *jid = NULL;
-    if (is_2xx(&r)) {
-        doc = parse_object(&r);
-        jid = cJSON_GetObjectItemCaseSensitive(doc, "id");
-        malformed = !cJSON_IsNumber(jid) || jid->valuedouble < 1 || jid->valuedouble > 9.0e15;
-    }
+    uint64_t found = 0;
+    bool malformed = is_2xx(&r) && hq_gh_answer_installation(hq_dynbuf_str(&r.body),
+                                                             hq_dynbuf_len(&r.body), &found) < 0;
     enum hq_retry_kind kind = classify(gh, 0, &r, malformed, "installation", res);
     if (kind == HQ_RK_OK) {
-        *id = (uint64_t)jid->valuedouble;
-        rc = hq_install_map_put(gh->installs, repo_full_name, *id);
+        *id = found;
+        rc = hq_install_map_put(gh->installs, repo_full_name, found);
     } else if (kind == HQ_RK_PERMANENT && r.status == 404) {
         permanent(res, 404, "the App is not installed on %s (HTTP 404)", repo_full_name);
     }
 out:
-    cJSON_Delete(doc);
     free(jwt);
     hq_github_http_response_reset(&r);
     return rc;
@@ -470,7 +432,7 @@ static int load_pat(hq_github *gh, const char *path, struct hq_cfgerr *err)
         start++;
     while (len > start && isspace((unsigned char)buf[len - 1]))
         len--;
-    if (!valid_token(buf + start, len - start)) {
+    if (!hq_gh_valid_token(buf + start, len - start)) {
         hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", path,
                       "the file holds no token (one line of printable characters expected)");
         rc = HQ_EPARSE;
