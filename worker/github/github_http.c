@@ -89,10 +89,8 @@ static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
     }
 }
 
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+void hq_github_http_header_line(struct hq_github_http_response *r, const char *line, size_t n)
 {
-    struct hq_github_http_response *r = arg;
-    size_t n = size * nmemb;
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* a new response (after a redirect): forget the headers of the last one */
         r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = '\0';
@@ -103,6 +101,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     } else if (n > 18 && strncasecmp(line, "x-ratelimit-reset:", 18) == 0) {
         keep_header(line, n, 18, r->rl_reset);
     }
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    size_t n = size * nmemb;
+    hq_github_http_header_line(arg, line, n);
     return n;
 }
 

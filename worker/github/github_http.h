@@ -86,6 +86,16 @@ void hq_github_http_destroy(hq_github_http *h);
 HQ_WUR int hq_github_http_perform(hq_github_http *h, const char *url, const char *credential,
                                   const char *body, struct hq_github_http_response *r);
 
+/*
+ * Takes one header line of an answer as libcurl hands it over (n bytes, not
+ * NUL-terminated, with its CRLF): keeps the trimmed value of retry-after,
+ * x-ratelimit-remaining or x-ratelimit-reset (names in any case) in r, and
+ * forgets all three on a status line ("HTTP/..."), where the answer after a
+ * redirect begins. Other lines are ignored. hq_github_http_perform feeds
+ * every line through it; hq_retry_classify parses the values kept.
+ */
+void hq_github_http_header_line(struct hq_github_http_response *r, const char *line, size_t n);
+
 /* Frees r's body and zeroes r; r may be reused afterwards. */
 void hq_github_http_response_reset(struct hq_github_http_response *r);
 
