@@ -163,8 +163,13 @@ static enum hq_outcome wait_until(struct job *j, int64_t at_ms, const char *why)
     return HQ_OUT_WAIT;
 }
 
-/* Posts one status; returns -1 to go on, or the outcome that ends the call. */
-static int post(struct job *j, const char *state, const char *description)
+/*
+ * Posts one status. Returns true when it was posted and the call goes on;
+ * false when the post ended the call (the failure is recorded: a retry, a
+ * wait or a dead letter), with *end its outcome.
+ */
+HQ_WUR static bool post(struct job *j, const char *state, const char *description,
+                        enum hq_outcome *end)
 {
     const struct worker_config *cfg = j->p->cfg;
     char url[2048];
@@ -181,18 +186,20 @@ static int post(struct job *j, const char *state, const char *description)
     if (rc != 0) {
         char why[128];
         snprintf(why, sizeof(why), "posting %s failed locally: %s", state, hq_strerror(rc));
-        return (int)attempt_failed(j, why);
+        *end = attempt_failed(j, why);
+        return false;
     }
     switch (res.outcome) {
     case HQ_GH_OK:
         hq_info("post_status", &j->log, "posted %s to %s", state, j->sha);
         j->log.duration_ms = -1;
-        return -1;
-    case HQ_GH_WAIT: return (int)wait_until(j, res.retry_at_ms, res.reason);
-    case HQ_GH_PERMANENT: return (int)permanent(j, res.reason);
+        return true;
+    case HQ_GH_WAIT: *end = wait_until(j, res.retry_at_ms, res.reason); break;
+    case HQ_GH_PERMANENT: *end = permanent(j, res.reason); break;
     case HQ_GH_RETRY:
-    default: return (int)attempt_failed(j, res.reason);
+    default: *end = attempt_failed(j, res.reason); break;
     }
+    return false;
 }
 
 static const char *state_name(int state)
@@ -222,7 +229,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
     j.log.event = ev->event;
     j.log.attempt = (int)ev->attempts + 1;
     const struct worker_config *cfg = p->cfg;
-    int rc, o;
+    enum hq_outcome end;
+    int rc;
 
     struct hq_route route;
     if ((rc = hq_route_event(ev->event, ev->payload ? ev->payload : "", ev->payload_len, &route)) !=
@@ -244,8 +252,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
          * and a retry before that records it in the same commit (reached).
          * A crash in between posts pending again, which is harmless. This
          * saves one durable commit per event. */
-        if (cfg->post_pending && (o = post(&j, "pending", "hookq: check running")) >= 0)
-            return finish(&j, (enum hq_outcome)o);
+        if (cfg->post_pending && !post(&j, "pending", "hookq: check running", &end))
+            return finish(&j, end);
         j.pending_unrecorded = true;
         step = HQ_STEP_PENDING_POSTED;
     }
@@ -297,8 +305,8 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
     char description[HQ_CHECK_DESC_CHARS * 4 + 1];
     snprintf(description, sizeof(description), "%s", desc);
     free(cr);
-    if ((o = post(&j, state_name(state), description)) >= 0)
-        return finish(&j, (enum hq_outcome)o);
+    if (!post(&j, state_name(state), description, &end))
+        return finish(&j, end);
     if ((rc = hq_queue_complete(p->q, lease)) != 0)
         return finish(&j, queue_failed(&j, "completing", rc));
     hq_info("done", &j.log, "done: %s", state_name(state));

@@ -1,6 +1,7 @@
 /* fh_http: libmicrohttpd glue of fakehub; see fh_http.h. */
 #include "fh_http.h"
 #include "clock.h"
+#include "dynbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,8 +31,7 @@ struct fh_http {
 /* One request's state, from its first callback to its completion. */
 struct conn_req {
     int64_t t_ms;
-    char *body;
-    size_t len, cap;
+    struct hq_dynbuf body; /* capped at FH_MAX_BODY */
     bool too_big;
     uint64_t discarded; /* bytes of a too big body read and dropped */
 };
@@ -75,8 +75,8 @@ static enum MHD_Result answer(struct fh_ctx *ctx, struct MHD_Connection *conn, c
         .accept = header(conn, MHD_HTTP_HEADER_ACCEPT),
         .user_agent = header(conn, MHD_HTTP_HEADER_USER_AGENT),
         .api_version = header(conn, "X-GitHub-Api-Version"),
-        .body = r->body,
-        .body_len = r->len,
+        .body = hq_dynbuf_str(&r->body),
+        .body_len = hq_dynbuf_len(&r->body),
         .body_too_big = r->too_big,
         .t_ms = r->t_ms,
     };
@@ -125,6 +125,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r == NULL)
             return MHD_NO;
         r->t_ms = hq_now_ms();
+        hq_dynbuf_init(&r->body, FH_MAX_BODY);
         *con_cls = r;
         const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL) {
@@ -147,28 +148,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->discarded += n;
             return r->discarded > MAX_DISCARD ? MHD_NO : MHD_YES;
         }
-        if (n > FH_MAX_BODY - r->len) {
+        int rc = hq_dynbuf_add(&r->body, upload_data, n);
+        if (rc == HQ_ETOOBIG) {
             r->too_big = true;
-            r->discarded = r->len + n;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
+            r->discarded = hq_dynbuf_len(&r->body) + n;
+            hq_dynbuf_free(&r->body);
             return MHD_YES;
         }
-        if (r->len + n + 1 > r->cap) {
-            size_t cap = r->cap != 0 ? r->cap : 4096;
-            while (cap < r->len + n + 1)
-                cap *= 2;
-            char *grown = realloc(r->body, cap);
-            if (grown == NULL)
-                return MHD_NO;
-            r->body = grown;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        r->body[r->len] = '\0';
-        return MHD_YES;
+        return rc == 0 ? MHD_YES : MHD_NO;
     }
     return answer(ctx, conn, url, method, r);
 }
@@ -179,7 +166,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct conn_req *r = *con_cls;
     if (r == NULL)
         return;
-    free(r->body);
+    hq_dynbuf_free(&r->body);
     free(r);
     *con_cls = NULL;
 }

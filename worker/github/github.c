@@ -7,14 +7,17 @@
  * from token_cache (single-flight, its fetch is fetch_token below); pacing
  * decides before a status is sent; every answer is classified by retry.
  *
- * Locks: inst_lock protects the installation-id cache. It is not held while
- * any other lock is taken or while a request is on the wire.
+ * Locks: none of this file's own. The installation map (install_map.h), the
+ * token cache, pacing and the transport each guard their state, and no call
+ * here holds one of their locks while calling another.
  */
 #include "github.h"
 #include "gh_status.h"
 
 #include "clock.h"
+#include "gh_answer.h"
 #include "github_http.h"
+#include "install_map.h"
 #include "jwt.h"
 #include "log.h"
 #include "token_cache.h"
@@ -23,7 +26,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,18 +33,10 @@
 #include <string.h>
 #include <time.h>
 
-#define API_MAX              1024 /* base URL */
-#define REPO_MAX             141  /* owner (39) '/' name (100) */
-#define INST_BUCKETS         256
-#define INST_CACHE_MAX       65536 /* installation ids cached before the cache starts over */
+#define API_MAX              1024  /* base URL */
+#define INST_CACHE_MAX       65536 /* installation ids cached before the map starts over */
 #define YOUNG_SLEEP_FIRST_MS 100
 #define YOUNG_SLEEP_MAX_MS   1000
-
-struct inst_entry {
-    struct inst_entry *next;
-    uint64_t id;
-    char repo[REPO_MAX]; /* lower case */
-};
 
 struct hq_github {
     char api[API_MAX]; /* without trailing '/' */
@@ -54,10 +48,7 @@ struct hq_github {
     hq_github_http *http;
     hq_metrics *metrics;
     hq_series *m_token_requests, *m_cache_hits, *m_remaining;
-
-    pthread_mutex_t inst_lock; /* protects inst_buckets, n_inst */
-    struct inst_entry *inst_buckets[INST_BUCKETS];
-    unsigned n_inst;
+    hq_install_map *installs; /* App mode: repository -> installation id */
 
     _Atomic uint64_t st_requests, st_token_requests, st_cache_hits, st_young, st_paced;
 };
@@ -119,8 +110,8 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
         .retry_after = r->retry_after[0] ? r->retry_after : NULL,
         .ratelimit_remaining = r->rl_remaining[0] ? r->rl_remaining : NULL,
         .ratelimit_reset = r->rl_reset[0] ? r->rl_reset : NULL,
-        .body = r->body,
-        .body_len = r->len,
+        .body = hq_dynbuf_str(&r->body),
+        .body_len = hq_dynbuf_len(&r->body),
         .secondary_hits = hq_pacing_secondary_hits(gh->pacing, inst),
         .now_ms = hq_now_ms(),
     };
@@ -134,19 +125,6 @@ static enum hq_retry_kind classify(hq_github *gh, uint64_t inst,
     if (res->ratelimit_remaining >= 0 && gh->m_remaining != NULL)
         hq_series_set(gh->m_remaining, (double)res->ratelimit_remaining);
     return kind;
-}
-
-/* Parses a 2xx body as a JSON object; NULL when it is not one. */
-static cJSON *parse_object(const struct hq_github_http_response *r)
-{
-    if (r->body == NULL)
-        return NULL;
-    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
-    if (doc != NULL && !cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        doc = NULL;
-    }
-    return doc;
 }
 
 static bool is_2xx(const struct hq_github_http_response *r)
@@ -171,17 +149,6 @@ __attribute__((format(printf, 3, 4))) static void permanent(struct hq_gh_result 
 
 /* ---- tokens ---------------------------------------------------------------------------- */
 
-/* A token is sent in a header: printable ASCII without blanks only. */
-static bool valid_token(const char *t, size_t n)
-{
-    if (n == 0 || n > HQ_GH_TOKEN_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (t[i] <= 0x20 || t[i] >= 0x7f)
-            return false;
-    return true;
-}
-
 /* token_cache's fetch: POST /app/installations/{id}/access_tokens with the JWT. */
 static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_at_ms,
                        struct hq_gh_result *fail)
@@ -189,8 +156,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
     hq_github *gh = arg;
     struct hq_github_http_response r = {0};
     char url[HQ_GH_URL_MAX];
-    char *jwt = NULL;
-    cJSON *doc = NULL;
+    char *jwt = NULL, *fresh = NULL;
     int rc;
 
     *token = NULL;
@@ -210,22 +176,18 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
     hq_series_add(gh->m_token_requests, 1);
 
     bool malformed = false;
-    const cJSON *t = NULL, *exp = NULL;
     int64_t expires = 0;
     if (is_2xx(&r)) {
-        doc = parse_object(&r);
-        t = cJSON_GetObjectItemCaseSensitive(doc, "token");
-        exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_at");
-        malformed = !cJSON_IsString(t) || !valid_token(t->valuestring, strlen(t->valuestring)) ||
-                    !cJSON_IsString(exp) || hq_parse_rfc3339(exp->valuestring, &expires) < 0;
+        rc = hq_gh_answer_token(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body), &fresh, &expires);
+        if (rc == -ENOMEM)
+            goto out;
+        malformed = rc < 0;
+        rc = 0;
     }
     enum hq_retry_kind kind = classify(gh, inst, &r, malformed, "access_tokens", fail);
     if (kind == HQ_RK_OK) {
-        *token = strdup(t->valuestring);
-        if (*token == NULL) {
-            rc = -ENOMEM;
-            goto out;
-        }
+        *token = fresh;
+        fresh = NULL; /* the cache owns it */
         *expires_at_ms = expires;
     } else if (kind == HQ_RK_TOKEN) {
         n = snprintf(fail->reason, sizeof(fail->reason),
@@ -237,7 +199,7 @@ static int fetch_token(void *arg, uint64_t inst, char **token, int64_t *expires_
         permanent(fail, 404, "installation %" PRIu64 " not found (HTTP 404)", inst);
     }
 out:
-    cJSON_Delete(doc);
+    free(fresh);
     free(jwt);
     hq_github_http_response_reset(&r);
     return rc;
@@ -289,12 +251,8 @@ static int call_with_token(hq_github *gh, uint64_t inst, const char *route, cons
         rc = perform(gh, route, url, tok.value, body, &r);
         if (rc < 0)
             goto out;
-        bool malformed = false;
-        if (is_2xx(&r)) {
-            cJSON *doc = parse_object(&r);
-            malformed = doc == NULL;
-            cJSON_Delete(doc);
-        }
+        bool malformed =
+            is_2xx(&r) && !hq_gh_answer_is_object(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body));
         enum hq_retry_kind kind = classify(gh, inst, &r, malformed, route, res);
         uint64_t reset_s = 0;
         if (res->ratelimit_remaining >= 0 && r.rl_reset[0] != '\0' &&
@@ -334,65 +292,12 @@ out:
 
 /* ---- requests ------------------------------------------------------------------------ */
 
-static unsigned repo_hash(const char *lower)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = lower; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % INST_BUCKETS;
-}
-
-static bool inst_cached(hq_github *gh, const char *lower, uint64_t *id)
-{
-    bool hit = false;
-    pthread_mutex_lock(&gh->inst_lock);
-    for (struct inst_entry *e = gh->inst_buckets[repo_hash(lower)]; e != NULL; e = e->next)
-        if (strcmp(e->repo, lower) == 0) {
-            *id = e->id;
-            hit = true;
-            break;
-        }
-    pthread_mutex_unlock(&gh->inst_lock);
-    return hit;
-}
-
-static void inst_forget_all(hq_github *gh)
-{
-    for (int i = 0; i < INST_BUCKETS; i++) {
-        while (gh->inst_buckets[i] != NULL) {
-            struct inst_entry *e = gh->inst_buckets[i];
-            gh->inst_buckets[i] = e->next;
-            free(e);
-        }
-    }
-    gh->n_inst = 0;
-}
-
-static int inst_remember(hq_github *gh, const char *lower, uint64_t id)
-{
-    struct inst_entry *e = calloc(1, sizeof(*e));
-    if (e == NULL)
-        return -ENOMEM;
-    e->id = id;
-    memcpy(e->repo, lower, strlen(lower) + 1);
-    pthread_mutex_lock(&gh->inst_lock);
-    if (gh->n_inst >= INST_CACHE_MAX)
-        inst_forget_all(gh); /* bounded memory; lookups are cheap to redo */
-    unsigned b = repo_hash(lower);
-    e->next = gh->inst_buckets[b];
-    gh->inst_buckets[b] = e;
-    gh->n_inst++;
-    pthread_mutex_unlock(&gh->inst_lock);
-    return 0;
-}
-
 int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_t *id,
                               struct hq_gh_result *res)
 {
-    char lower[REPO_MAX], url[HQ_GH_URL_MAX];
+    char url[HQ_GH_URL_MAX];
     struct hq_github_http_response r = {0};
     char *jwt = NULL;
-    cJSON *doc = NULL;
     int rc = 0;
 
     if (gh == NULL || repo_full_name == NULL || id == NULL || res == NULL || gh->jwt == NULL)
@@ -402,10 +307,7 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
         permanent(res, 0, "invalid repository name");
         return 0;
     }
-    size_t n = strlen(repo_full_name);
-    for (size_t i = 0; i <= n; i++)
-        lower[i] = (char)tolower((unsigned char)repo_full_name[i]);
-    if (inst_cached(gh, lower, id)) {
+    if (hq_install_map_get(gh->installs, repo_full_name, id)) {
         memset(res, 0, sizeof(*res));
         res->ratelimit_remaining = -1;
         res->outcome = HQ_GH_OK;
@@ -420,22 +322,17 @@ int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_
     rc = perform(gh, "installation", url, jwt, NULL, &r);
     if (rc < 0)
         goto out;
-    bool malformed = false;
-    const cJSON *jid = NULL;
-    if (is_2xx(&r)) {
-        doc = parse_object(&r);
-        jid = cJSON_GetObjectItemCaseSensitive(doc, "id");
-        malformed = !cJSON_IsNumber(jid) || jid->valuedouble < 1 || jid->valuedouble > 9.0e15;
-    }
+    uint64_t found = 0;
+    bool malformed = is_2xx(&r) && hq_gh_answer_installation(hq_dynbuf_str(&r.body),
+                                                             hq_dynbuf_len(&r.body), &found) < 0;
     enum hq_retry_kind kind = classify(gh, 0, &r, malformed, "installation", res);
     if (kind == HQ_RK_OK) {
-        *id = (uint64_t)jid->valuedouble;
-        rc = inst_remember(gh, lower, *id);
+        *id = found;
+        rc = hq_install_map_put(gh->installs, repo_full_name, found);
     } else if (kind == HQ_RK_PERMANENT && r.status == 404) {
         permanent(res, 404, "the App is not installed on %s (HTTP 404)", repo_full_name);
     }
 out:
-    cJSON_Delete(doc);
     free(jwt);
     hq_github_http_response_reset(&r);
     return rc;
@@ -535,7 +432,7 @@ static int load_pat(hq_github *gh, const char *path, struct hq_cfgerr *err)
         start++;
     while (len > start && isspace((unsigned char)buf[len - 1]))
         len--;
-    if (!valid_token(buf + start, len - start)) {
+    if (!hq_gh_valid_token(buf + start, len - start)) {
         hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", path,
                       "the file holds no token (one line of printable characters expected)");
         rc = HQ_EPARSE;
@@ -618,8 +515,6 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
     gh = calloc(1, sizeof(*gh));
     if (gh == NULL)
         return -ENOMEM;
-    /* the mutex is initialised before the first failure path that destroys */
-    pthread_mutex_init(&gh->inst_lock, NULL);
 
     size_t alen = strlen(o->api_url);
     while (alen > 0 && o->api_url[alen - 1] == '/')
@@ -668,6 +563,9 @@ int hq_github_create(const struct hq_github_opts *o, hq_github **out)
         rc = hq_token_cache_create(o->token_margin_ms, fetch_token, gh, &gh->tokens);
         if (rc < 0)
             goto fail;
+        rc = hq_install_map_create(INST_CACHE_MAX, &gh->installs);
+        if (rc < 0)
+            goto fail;
     }
     *out = gh;
     return 0;
@@ -688,7 +586,6 @@ void hq_github_destroy(hq_github *gh)
         free(gh->pat);
     }
     hq_pacing_destroy(gh->pacing);
-    inst_forget_all(gh);
-    pthread_mutex_destroy(&gh->inst_lock);
+    hq_install_map_destroy(gh->installs);
     free(gh);
 }

@@ -35,6 +35,7 @@
 #define HQ_GITHUB_H
 
 #include "config.h"
+#include "gh_answer.h"
 #include "gh_status.h"
 #include "hq_error.h"
 #include "metrics.h"
@@ -67,9 +68,9 @@ struct hq_github_opts {
  * 500/h with a reserve of 100, 32 in flight, no metrics. */
 void hq_github_opts_init(struct hq_github_opts *o);
 
-#define HQ_GH_BODY_MAX  (1024 * 1024) /* answers over this are a failed attempt */
-#define HQ_GH_TOKEN_MAX (16 * 1024)   /* longest token accepted from GitHub or a file */
-#define HQ_GH_URL_MAX   2048
+/* HQ_GH_TOKEN_MAX, the longest token accepted from GitHub or a file: gh_answer.h */
+#define HQ_GH_BODY_MAX (1024 * 1024) /* answers over this are a failed attempt */
+#define HQ_GH_URL_MAX  2048
 
 /*
  * Checks the options and loads the credential: the App's key (parsed now, so

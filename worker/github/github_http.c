@@ -48,12 +48,6 @@ struct hq_github_http {
     unsigned created, max_in_flight;
 };
 
-/* Where one transfer's body goes: the caller's response, and its bound. */
-struct sink {
-    struct hq_github_http_response *r;
-    size_t max;
-};
-
 static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
 {
     hq_github_http *h = arg;
@@ -68,29 +62,16 @@ static void share_unlock(CURL *c, curl_lock_data data, void *arg)
     pthread_mutex_unlock(&h->share_locks[data]);
 }
 
+/* An answer over body_max, or one we cannot hold, aborts the transfer:
+ * returning less than was handed over is CURLE_WRITE_ERROR. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    struct sink *s = arg;
-    struct hq_github_http_response *r = s->r;
+    struct hq_github_http_response *r = arg;
     size_t n = size * nmemb;
-    if (n > s->max - r->len) {
+    int rc = hq_dynbuf_add(&r->body, ptr, n);
+    if (rc == HQ_ETOOBIG)
         r->overflow = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(r->body, cap);
-        if (nb == NULL)
-            return 0;
-        r->body = nb;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, ptr, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return n;
+    return rc == 0 ? n : 0;
 }
 
 /* Keeps a header's value (trimmed) if it fits; a longer one is no valid value. */
@@ -108,10 +89,8 @@ static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
     }
 }
 
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+void hq_github_http_header_line(struct hq_github_http_response *r, const char *line, size_t n)
 {
-    struct hq_github_http_response *r = arg;
-    size_t n = size * nmemb;
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* a new response (after a redirect): forget the headers of the last one */
         r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = '\0';
@@ -122,12 +101,18 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     } else if (n > 18 && strncasecmp(line, "x-ratelimit-reset:", 18) == 0) {
         keep_header(line, n, 18, r->rl_reset);
     }
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    size_t n = size * nmemb;
+    hq_github_http_header_line(arg, line, n);
     return n;
 }
 
 void hq_github_http_response_reset(struct hq_github_http_response *r)
 {
-    free(r->body);
+    hq_dynbuf_free(&r->body);
     memset(r, 0, sizeof(*r));
 }
 
@@ -193,11 +178,11 @@ int hq_github_http_perform(hq_github_http *h, const char *url, const char *crede
 {
     struct easy *e = NULL;
     struct curl_slist *hdrs = NULL, *l;
-    struct sink sink = {.r = r, .max = h->body_max};
     char *auth = NULL;
     int rc;
 
     hq_github_http_response_reset(r);
+    hq_dynbuf_init(&r->body, h->body_max);
     size_t alen = strlen("Authorization: Bearer ") + strlen(credential) + 1;
     auth = malloc(alen);
     if (auth == NULL)
@@ -241,7 +226,7 @@ int hq_github_http_perform(hq_github_http *h, const char *url, const char *crede
     SETOPT(c, CURLOPT_USERAGENT, h->user_agent);
     SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
     SETOPT(c, CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(c, CURLOPT_WRITEDATA, &sink);
+    SETOPT(c, CURLOPT_WRITEDATA, r);
     SETOPT(c, CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(c, CURLOPT_HEADERDATA, r);
     SETOPT(c, CURLOPT_ERRORBUFFER, r->curl_msg);

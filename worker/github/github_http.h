@@ -20,6 +20,7 @@
 #ifndef HQ_GITHUB_HTTP_H
 #define HQ_GITHUB_HTTP_H
 
+#include "dynbuf.h"
 #include "hq_error.h"
 
 #include <stdbool.h>
@@ -50,9 +51,8 @@ struct hq_github_http_response {
     long status;         /* 0: no answer */
     int transport_error; /* 0 or HQ_ETIMEOUT / HQ_EHTTP / HQ_ETOOBIG */
     char curl_msg[HQ_GITHUB_HTTP_ERROR_MAX];
-    char *body; /* NUL-terminated, at most body_max bytes; NULL when empty */
-    size_t len, cap;
-    bool overflow; /* the body was over body_max: the transfer was cut */
+    struct hq_dynbuf body; /* capped at body_max; read with hq_dynbuf_str/len */
+    bool overflow;         /* the body was over body_max: the transfer was cut */
     /* the values of the last response's headers (after redirects), or "" when
      * absent or longer than HQ_GITHUB_HTTP_HEADER_MAX - 1 */
     char retry_after[HQ_GITHUB_HTTP_HEADER_MAX];
@@ -85,6 +85,16 @@ void hq_github_http_destroy(hq_github_http *h);
  */
 HQ_WUR int hq_github_http_perform(hq_github_http *h, const char *url, const char *credential,
                                   const char *body, struct hq_github_http_response *r);
+
+/*
+ * Takes one header line of an answer as libcurl hands it over (n bytes, not
+ * NUL-terminated, with its CRLF): keeps the trimmed value of retry-after,
+ * x-ratelimit-remaining or x-ratelimit-reset (names in any case) in r, and
+ * forgets all three on a status line ("HTTP/..."), where the answer after a
+ * redirect begins. Other lines are ignored. hq_github_http_perform feeds
+ * every line through it; hq_retry_classify parses the values kept.
+ */
+void hq_github_http_header_line(struct hq_github_http_response *r, const char *line, size_t n);
 
 /* Frees r's body and zeroes r; r may be reused afterwards. */
 void hq_github_http_response_reset(struct hq_github_http_response *r);

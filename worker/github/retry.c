@@ -176,8 +176,7 @@ int64_t hq_retry_secondary_delay_ms(unsigned hits)
     return d < HQ_RETRY_SECONDARY_MAX_MS ? d : HQ_RETRY_SECONDARY_MAX_MS;
 }
 
-/* GitHub's "message" (or the start of a non-JSON body), printable ASCII only. */
-static void body_message(const char *body, size_t len, char *out, size_t cap)
+void hq_retry_body_message(const char *body, size_t len, char *out, size_t cap)
 {
     out[0] = '\0';
     if (body == NULL || len == 0 || cap == 0)
@@ -202,7 +201,7 @@ static void body_message(const char *body, size_t len, char *out, size_t cap)
 static bool mentions_rate_limit(const char *body, size_t len)
 {
     char msg[MESSAGE_MAX];
-    body_message(body, len, msg, sizeof(msg));
+    hq_retry_body_message(body, len, msg, sizeof(msg));
     return strcasestr(msg, "rate limit") != NULL || strcasestr(msg, "abuse") != NULL;
 }
 
@@ -240,7 +239,7 @@ enum hq_retry_kind hq_retry_classify(const struct hq_retry_answer *a, struct hq_
                    hq_strerror(a->transport_error != 0 ? a->transport_error : HQ_EHTTP));
         return HQ_RK_RETRY;
     }
-    body_message(a->body, a->body_len, msg, sizeof(msg));
+    hq_retry_body_message(a->body, a->body_len, msg, sizeof(msg));
     if (st >= 200 && st < 300) {
         if (a->malformed) {
             res->outcome = HQ_GH_RETRY;

@@ -85,6 +85,16 @@ struct hq_retry_answer {
 enum hq_retry_kind hq_retry_classify(const struct hq_retry_answer *a, struct hq_gh_result *res);
 
 /*
+ * What an error body says, for a reason: GitHub's "message" of
+ * {"message":"Bad credentials","documentation_url":"…"}, or the start of a
+ * body that has none (not JSON, an HTML error page), with bytes outside
+ * printable ASCII replaced (newline and tab by ' ', others by '?'), cut to
+ * cap - 1 bytes. out is always NUL-terminated when cap > 0; "" for no body.
+ * body need not be NUL-terminated.
+ */
+void hq_retry_body_message(const char *body, size_t len, char *out, size_t cap);
+
+/*
  * Parses a Retry-After value: delay-seconds ("120") or an HTTP-date
  * (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete RFC 850 and
  * asctime forms), into a delay from now_ms, 0 for a date in the past.
