@@ -63,7 +63,7 @@ int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github 
             (rc = hq_metrics_declare(m, "hookq_check_duration_seconds", HQ_HISTOGRAM,
                                      "Duration of the check command", secs, 13)) ||
             (rc = hq_metrics_declare(m, "hookq_received_to_done_seconds", HQ_HISTOGRAM,
-                                     "From the receiver's acknowledgement to done", lat, 13)))
+                                     "From the delivery's receipt to done", lat, 13)))
             goto fail;
         for (int i = 0; i < HQ_OUT_COUNT; i++) {
             char labels[64];
