@@ -4,7 +4,7 @@
  * what a route does: main.c builds the table from the webhook endpoint
  * (webhook.h), /healthz and /metrics.
  *
- * Dispatch, the contract of design §3 that is the server's: a path of the
+ * Dispatch, the contract of schema/design.md §3 that is the server's: a path of the
  * table with one of its methods goes to that route; the same path with
  * another method is answered 405 with an Allow header naming the route's
  * methods; any other path is 404. Both close the connection when a body

@@ -1,5 +1,5 @@
 /*
- * hookq-receiver: GitHub webhooks in, durable queue entries out (design §1,
+ * hookq-receiver: GitHub webhooks in, durable queue entries out (schema/design.md §1,
  * §3). main reads the configuration, opens the queue, starts the committer
  * and the HTTP server, then waits for SIGTERM or SIGINT and shuts down in the
  * order that answers every delivery already taken: stop accepting, let the

@@ -1,6 +1,6 @@
 /*
  * receiver_config: the receiver's settings, read from the environment
- * (design §5) once at start.
+ * (schema/design.md §5) once at start.
  *
  * Every value is checked here; the first bad one stops loading with one line
  * naming the variable in err (main prints it and exits 2). The webhook

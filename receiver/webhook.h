@@ -1,5 +1,5 @@
 /*
- * webhook: the receiver's webhook endpoint (design §3), one row of the HTTP
+ * webhook: the receiver's webhook endpoint (schema/design.md §3), one row of the HTTP
  * route table (http.h): POST to HOOKQ_WEBHOOK_PATH.
  *
  * A request is checked in two steps. When its headers arrive (before any

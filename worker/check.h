@@ -1,5 +1,5 @@
 /*
- * check: runs the operator's check command for one event (design §4 step 2).
+ * check: runs the operator's check command for one event (schema/design.md §4 step 2).
  *
  * The command line is split into words (single and double quotes and
  * backslash escapes as in the shell, nothing else: no shell is involved

@@ -1,6 +1,6 @@
 /*
  * hookq-worker: leases repositories from the queue, runs the operator's
- * check, posts commit statuses (design §4). main wires the parts together:
+ * check, posts commit statuses (schema/design.md §4). main wires the parts together:
  * configuration → queue → GitHub client → processor → pool of threads →
  * /metrics; then waits for SIGTERM/SIGINT and shuts down in reverse.
  */

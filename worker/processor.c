@@ -1,5 +1,5 @@
 /*
- * processor: the steps of design §4 for one event; see processor.h.
+ * processor: the steps of schema/design.md §4 for one event; see processor.h.
  *
  * Decisions are logged once each, with the delivery id, repository, event
  * and attempt, so that one delivery can be followed through the log.

@@ -1,6 +1,6 @@
 /*
  * processor: one leased event, from its recorded step to the end of this
- * lease (design §4): pending posted → check result stored → final state
+ * lease (schema/design.md §4): pending posted → check result stored → final state
  * posted → done. Each step is recorded durably before the next starts, so a
  * later attempt resumes where this one stopped and never runs a finished
  * check again.

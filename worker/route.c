@@ -1,4 +1,4 @@
-/* route: the routing table of design §4; see route.h. */
+/* route: the routing table of schema/design.md §4; see route.h. */
 #include "route.h"
 
 #include <cjson/cJSON.h>

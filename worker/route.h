@@ -1,5 +1,5 @@
 /*
- * route: which commit an event's status goes to (design §4, routing table).
+ * route: which commit an event's status goes to (schema/design.md §4, routing table).
  *
  *   push           any action, unless "deleted" is true   → "after"
  *   pull_request   opened, reopened, synchronize,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""deploy/alerts.yml: the Prometheus alert rules of design §6.
+"""deploy/alerts.yml: the Prometheus alert rules of schema/design.md §6.
 
 Always: the file parses, every rule has alert, expr, for, labels.severity and
 annotations.summary, every metric it names is one hookq exports (the list
@@ -39,7 +39,7 @@ SOURCE_DIR = os.environ.get(
 ALERTS = os.path.join(SOURCE_DIR, 'deploy', 'alerts.yml')
 
 # The metric families the rules may use, and which service exports them
-# (design §6). `up` is Prometheus' own.
+# (schema/design.md §6). `up` is Prometheus' own.
 METRICS = {
     'hookq_queue_depth': 'both',
     'hookq_queue_oldest_ready_age_seconds': 'both',

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hookqctl (design §2 replay, §8 names and output) on real databases.
+"""hookqctl (schema/design.md §2 replay, §8 names and output) on real databases.
 
 Every case drives the real hookqctl binary on its own database, made by
 tests/tools/qfixture through the real queue API (enqueue, lease, retry,

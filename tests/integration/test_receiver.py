@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_receiver: the real hookq-receiver on a loopback port, one temporary
-database per test. Every row of design §3 gives its status code and JSON body
+database per test. Every row of schema/design.md §3 gives its status code and JSON body
 and leaves the queue as it should; group commit under concurrency keeps
 per-repository order; a full map answers 503 and health checks go on;
 SIGTERM exits 0; bad configuration exits 2 naming the variable."""

@@ -11,7 +11,7 @@
   environment file, restart and stop behaviour, loopback-only receiver.
 - The receiver really reads its secret from $CREDENTIALS_DIRECTORY, as the
   unit's LoadCredential= expects.
-- hookq.env.example documents every variable of design §5 with its default,
+- hookq.env.example documents every variable of schema/design.md §5 with its default,
   and every variable it documents is one the binaries' --help lists.
 """
 import os
@@ -38,7 +38,7 @@ EXEC = {
 }
 MAX_EXPOSURE = 2.0
 
-# design §5, with the defaults as the example file writes them ('' = none).
+# schema/design.md §5, with the defaults as the example file writes them ('' = none).
 DESIGN_VARS = {
     'HOOKQ_DB': '/var/lib/hookq',
     'HOOKQ_MAP_SIZE': '4GiB',
@@ -243,7 +243,7 @@ class UnitContractTest(unittest.TestCase):
         svc = self.units['hookq-dlq-replay.service']
         self.assertEqual(value(svc, 'Type'), 'oneshot')
         self.assertEqual(value(svc, 'ExecStart'), '/usr/local/bin/hookqctl dlq replay --all')
-        # Exit status 1 is "nothing matched" (design §8): an empty
+        # Exit status 1 is "nothing matched" (schema/design.md §8): an empty
         # dead-letter set must not fail the unit.
         self.assertIn('1', value(svc, 'SuccessExitStatus').split())
         tmr = self.units['hookq-dlq-replay.timer']

@@ -1,5 +1,5 @@
 """hookq-worker end to end: real fakehub, receiver and worker processes on
-loopback, each test in its own directory (design §2, §4; issue 4)."""
+loopback, each test in its own directory (schema/design.md §2, §4; issue 4)."""
 
 import json
 import os

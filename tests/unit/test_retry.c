@@ -1,5 +1,5 @@
 /*
- * test_retry: the retry policy table of design §4, one case per row (plus
+ * test_retry: the retry policy table of schema/design.md §4, one case per row (plus
  * the edges each row implies), full-jitter backoff bounds over many draws,
  * and Retry-After parsing (seconds, the three HTTP-date forms, garbage).
  */

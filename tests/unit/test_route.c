@@ -1,4 +1,4 @@
-/* test_route: the routing table of design §4, one row per case. */
+/* test_route: the routing table of schema/design.md §4, one row per case. */
 #include "hqtest.h"
 #include "route.h"
 

@@ -10,7 +10,7 @@
  * changes read-write through the queue API (whose group commit makes them
  * safe beside the services).
  *
- * Exit statuses (design §8): CTL_OK, CTL_NOMATCH when an id or filter
+ * Exit statuses (schema/design.md §8): CTL_OK, CTL_NOMATCH when an id or filter
  * matches nothing, CTL_USAGE for usage errors, a missing database or a newer
  * schema, CTL_FAIL for storage or I/O failures, CTL_INTERRUPTED after
  * SIGINT/SIGTERM, CTL_CLOSED when the reader of stdout went away (EPIPE):
@@ -180,7 +180,7 @@ const char *ctl_step_name(uint32_t step);
 const char *ctl_check_name(uint32_t state);
 
 /*
- * The JSON object of an event for --json (design §8): id, repo, repo_id,
+ * The JSON object of an event for --json (schema/design.md §8): id, repo, repo_id,
  * delivery, hook_id, event, action, attempts, received_at, and step,
  * not_before, installation_id when set; dead letters add reason, dead_at,
  * check results. NULL when out of memory.

@@ -1,7 +1,7 @@
 /*
  * ctl_fmt: hookqctl's filters and formatting shared by its commands: how an
  * event is matched, shown in a table (times, ages, text made safe for a
- * terminal) and written as JSON (design §8 field names).
+ * terminal) and written as JSON (schema/design.md §8 field names).
  */
 #include "clock.h"
 #include "config.h"

@@ -1,5 +1,5 @@
 /*
- * hookqctl: the operator's command over the queue (design §1, §8): statistics,
+ * hookqctl: the operator's command over the queue (schema/design.md §1, §8): statistics,
  * listings of queued events, and the dead-letter commands.
  *
  * Modelled on LMDB's mdb_stat/mdb_dump (inspection opens the store read-only,

@@ -1,5 +1,5 @@
 /*
- * gh_status: what a commit-status request may hold (design §4), checked
+ * gh_status: what a commit-status request may hold (schema/design.md §4), checked
  * before anything is sent: a repository name and sha GitHub would accept,
  * and the JSON body with the description cut to GitHub's 140 characters on
  * a UTF-8 boundary. Pure functions; thread-safe.

@@ -1,5 +1,5 @@
 /*
- * github: the worker's client of the GitHub REST API (design §4): App
+ * github: the worker's client of the GitHub REST API (schema/design.md §4): App
  * authentication with cached installation tokens, or a personal access
  * token; commit statuses; installation lookup; the retry policy's
  * classification of every answer; pacing per installation.

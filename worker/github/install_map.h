@@ -1,6 +1,6 @@
 /*
  * install_map: which installation of the App covers a repository, as learnt
- * from GET /repos/{owner}/{repo}/installation (design §4, "GitHub
+ * from GET /repos/{owner}/{repo}/installation (schema/design.md §4, "GitHub
  * authentication"). The GitHub client asks the map first and asks GitHub
  * only on a miss; the request itself stays in github.c.
  *

@@ -1,5 +1,5 @@
 /*
- * jwt: the GitHub App's JSON Web Token (design §4, "GitHub authentication").
+ * jwt: the GitHub App's JSON Web Token (schema/design.md §4, "GitHub authentication").
  *
  * The worker proves it is the App by a JWT signed RS256 with the App's
  * private key: header {"alg":"RS256","typ":"JWT"}, claims iat = now - 60 s

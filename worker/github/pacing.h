@@ -1,6 +1,6 @@
 /*
  * pacing: keeps the worker under GitHub's limits before GitHub has to say so
- * (design §4, last paragraph), per installation:
+ * (schema/design.md §4, last paragraph), per installation:
  *   - content-creating requests (status POSTs) at most per_minute in any
  *     60 s and per_hour in any 3600 s (sliding windows over the exact times
  *     of the last requests, not token buckets, so no burst exceeds either);

@@ -1,5 +1,5 @@
 /*
- * retry: what an answer from GitHub means for the caller (design §4, "Retry
+ * retry: what an answer from GitHub means for the caller (schema/design.md §4, "Retry
  * policy of a GitHub call"), and the backoff between failed attempts.
  *
  *   answer                                        kind              outcome

@@ -1,6 +1,6 @@
 /*
  * token_cache: installation access tokens, cached and fetched single-flight
- * (design §4, "GitHub authentication").
+ * (schema/design.md §4, "GitHub authentication").
  *
  * A token is reused until margin_ms before its expires_at. When a token is
  * needed and none is usable, exactly one caller per installation runs the
