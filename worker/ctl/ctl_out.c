@@ -51,15 +51,20 @@ void ctl_signals_install(void)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static void verr(const char *fmt, va_list ap)
+{
+    fputs("hookqctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int ctl_stopped(const char *fmt, ...)
 {
     if (ctl_stop == CTL_STOP_PIPE)
         return CTL_CLOSED;
     va_list ap;
     va_start(ap, fmt);
-    fputs("hookqctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    verr(fmt, ap);
     va_end(ap);
     return CTL_INTERRUPTED;
 }
@@ -68,9 +73,7 @@ void ctl_err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("hookqctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    verr(fmt, ap);
     va_end(ap);
 }
 
