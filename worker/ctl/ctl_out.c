@@ -51,7 +51,7 @@ void ctl_signals_install(void)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static void verr(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void verr(const char *fmt, va_list ap)
 {
     fputs("hookqctl: ", stderr);
     vfprintf(stderr, fmt, ap);
