@@ -20,10 +20,10 @@
 #include <stddef.h>
 
 struct hq_dynbuf {
-    char *mem;   /* NULL until the first byte; else len + 1 bytes are valid */
-    size_t len;  /* bytes held, without the terminating NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the most it may hold: named by its use */
+    char *mem;  /* NULL until the first byte; else len + 1 bytes are valid */
+    size_t len; /* bytes held, without the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the most it may hold: named by its use */
 };
 
 /* An empty buffer that may grow to max bytes. Allocates nothing. */
