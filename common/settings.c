@@ -10,7 +10,7 @@ static const struct {
 } rows[] = {
     {HQ_SETTINGS_USAGE_QUEUE, "HOOKQ_DB", HQ_DEFAULT_DB, "the queue's LMDB directory"},
     {HQ_SETTINGS_USAGE_QUEUE, "HOOKQ_MAP_SIZE", "4GiB",
-     "LMDB map size (1MiB..16TiB): the most the queue holds"},
+     "LMDB map size (1MiB..16TiB), the queue's limit"},
     {HQ_SETTINGS_USAGE_QUEUE, "HOOKQ_SYNC", "true", "false = relaxed durability: a crash of the"},
     {HQ_SETTINGS_USAGE_QUEUE, "", "", "machine can lose acknowledged deliveries"},
     {HQ_SETTINGS_USAGE_LOG, "HOOKQ_LOG_FORMAT", "json", "json or text"},
