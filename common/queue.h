@@ -1,10 +1,12 @@
 /*
  * queue: the durable, per-repository FIFO between the receiver and workers.
  *
- * This header is backend-neutral: queue_lmdb.c implements it on LMDB (one
- * file shared by several processes on one host); a PostgreSQL backend can
- * implement the same contract (design §7). The worker and receiver never see
- * a backend type.
+ * This header is backend-neutral. queue.c holds the handle, checks every
+ * call's arguments once and forwards it to the backend that hq_queue_open
+ * picked from the database name (queue_backend.h): a directory is LMDB (one
+ * file shared by several processes on one host, queue_lmdb*.c); a
+ * postgresql:// URI is the PostgreSQL backend of design §7, not built yet.
+ * The worker, the receiver and hookqctl never see a backend type.
  *
  * Contract (design §2):
  *  - Every write returns only when its commit is durable (unless the queue
@@ -86,34 +88,60 @@ struct hq_event {
 
 void hq_event_free(struct hq_event *ev);
 
+#define HQ_DEFAULT_DB       "/var/lib/hookq" /* HOOKQ_DB when unset */
+#define HQ_DEFAULT_MAP_SIZE (4ull << 30)     /* LMDB map of a new database */
+
 struct hq_queue_opts {
-    const char *path;        /* directory holding the database */
-    uint64_t map_size;       /* LMDB map size in bytes */
+    const char *db;          /* HOOKQ_DB: a directory (LMDB) or a backend's URI */
     bool read_only;          /* inspection (hookqctl): no writes, no create */
+    bool no_create;          /* open an existing database only (hookqctl's writes) */
     bool no_sync;            /* relaxed durability: operator's explicit choice */
     int64_t dedup_window_ms; /* how long a (hook id, delivery) pair is remembered */
     uint32_t max_attempts;   /* expired leases past this dead-letter; 0 = no limit */
+    /* What only one backend reads; the others ignore it. */
+    struct {
+        /* Map size in bytes. 0: an existing database keeps the size stored
+         * in it, a new one gets HQ_DEFAULT_MAP_SIZE. */
+        uint64_t map_size;
+    } lmdb;
 };
 
-/* Defaults of design §5: 4 GiB map, 7 day dedup window, 10 attempts. */
+/* Defaults of design §5: HQ_DEFAULT_DB, 4 GiB map, 7 day dedup window, 10
+ * attempts. */
 void hq_queue_opts_default(struct hq_queue_opts *o);
 
 /*
- * Opens (creating unless read_only) the database at o->path. Fails with
- * HQ_ESCHEMA when the stored schema version is newer than this code's,
- * -ENOENT when read_only and there is no database. Clears stale readers of
- * crashed processes.
+ * Whether a backend built into this program serves db (a HOOKQ_DB value):
+ * 0, or HQ_ECONFIG with *why set to a static reason ("the PostgreSQL backend
+ * is not built yet", "unknown scheme ..."). hq_queue_open makes the same
+ * choice; settings use this to refuse a bad value at start.
+ */
+HQ_WUR int hq_queue_check_db(const char *db, const char **why);
+
+/*
+ * Opens (creating unless read_only or no_create) the database o->db with the
+ * backend that serves it. Fails with HQ_ECONFIG when no backend does (see
+ * hq_queue_check_db), HQ_ESCHEMA when the stored schema version is newer than
+ * this code's, -ENOENT when read_only or no_create and there is no database
+ * (nothing is created then). Clears stale readers of crashed processes.
+ * On failure *out is untouched and nothing is left open.
  */
 HQ_WUR int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out);
+/* Closes q (NULL is fine). No call on q may be running or follow. */
 void hq_queue_close(hq_queue *q);
 
-/* One delivery to enqueue; result and id are filled in by hq_queue_enqueue. */
+/*
+ * One delivery to enqueue; result and id are filled in by hq_queue_enqueue.
+ * The rules of an item: repo_id nonzero, delivery and event not empty,
+ * repo_name and payload not NULL (else -EINVAL); delivery, event, action and
+ * repo_name within HQ_MAX_* (else HQ_ETOOBIG).
+ */
 struct hq_enqueue {
     uint64_t hook_id;
     const char *delivery;
     const char *event;
     const char *action; /* "" or NULL if none */
-    uint64_t repo_id;   /* must be nonzero */
+    uint64_t repo_id;
     const char *repo_name;
     uint64_t installation_id;
     const char *payload;
@@ -128,7 +156,8 @@ struct hq_enqueue {
 /*
  * Enqueues n deliveries in one durable commit. Returns 0 when the commit
  * happened: each item's result then says what became of it (a duplicate
- * within the batch is a duplicate too). Returns an error (HQ_EFULL,
+ * within the batch is a duplicate too; an item that breaks the rules above
+ * is refused alone, before the backend sees it). Returns an error (HQ_EFULL,
  * HQ_ESTORAGE, -EIO...) when the commit failed: then nothing of the batch is
  * stored and every item's result is that error.
  */
@@ -146,18 +175,21 @@ struct hq_lease {
  * Leases the repository that has been ready longest and returns its head
  * event (with payload) in *ev. Expired leases found on the way are reclaimed
  * first (attempt counted; dead-lettered past max_attempts).
- * HQ_ENOTREADY when nothing is ready: *next_ready_ms is then the time the
- * next repository becomes ready, or INT64_MAX if none is waiting.
+ * HQ_ENOTREADY when nothing is ready: *next_ready_ms (may be NULL) is then
+ * the time the next repository becomes ready, or INT64_MAX if none is
+ * waiting. lease_ms must be positive (-EINVAL); owner (NULL is "") at most
+ * HQ_MAX_OWNER_LEN bytes (HQ_ETOOBIG).
  */
 HQ_WUR int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms, struct hq_lease *lease,
                           struct hq_event **ev, int64_t *next_ready_ms);
 
-/* Extends the lease to now + lease_ms. HQ_ELEASELOST if it expired and was
+/* Extends the lease to now + lease_ms (positive). HQ_ELEASELOST if it expired and was
  * reclaimed or taken by another worker. */
 HQ_WUR int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms);
 
-/* Records a finished step durably (and the check result with HQ_STEP_CHECKED).
- * HQ_ELEASELOST if the lease is no longer ours. */
+/* Records a finished step durably (and the check result with HQ_STEP_CHECKED;
+ * check_desc is cut at HQ_MAX_DESC_LEN bytes). HQ_ELEASELOST if the lease is
+ * no longer ours; -EINVAL for a step or state out of its enum. */
 HQ_WUR int hq_queue_record_step(hq_queue *q, const struct hq_lease *lease, enum hq_step step,
                                 enum hq_check_state check_state, const char *check_desc);
 
@@ -176,9 +208,10 @@ HQ_WUR int hq_queue_complete(hq_queue *q, const struct hq_lease *lease);
 HQ_WUR int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before_ms,
                           bool count_attempt, const char *error, enum hq_step reached);
 
-/* Moves the head event to the dead-letter set with reason (also appended to
- * its history, and counted as a failed attempt); the repository goes on with
- * its next event. */
+/* Moves the head event to the dead-letter set with reason (cut at
+ * HQ_MAX_REASON_LEN bytes; NULL is "dead-lettered"; also appended to its
+ * history, and counted as a failed attempt); the repository goes on with its
+ * next event. */
 HQ_WUR int hq_queue_dead_letter(hq_queue *q, const struct hq_lease *lease, const char *reason);
 
 /* Dead letters (ids are the event's own id). */
@@ -188,7 +221,9 @@ HQ_WUR int hq_queue_get_dead(hq_queue *q, uint64_t id, bool with_payload, struct
 HQ_WUR int hq_queue_replay(hq_queue *q, uint64_t id, uint64_t *new_id);
 HQ_WUR int hq_queue_purge(hq_queue *q, uint64_t id);
 /* Stores ev (as exported) as a dead letter with a new id; HQ_EDUPLICATE if a
- * dead letter with the same (hook id, delivery) exists. */
+ * dead letter with the same (hook id, delivery) exists. ev needs a repo_id,
+ * a delivery and a payload (-EINVAL) and strings within their caps
+ * (HQ_ETOOBIG). *new_id may be NULL. */
 HQ_WUR int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_id);
 
 /*
@@ -214,6 +249,9 @@ struct hq_queue_stats {
     uint64_t duplicates_total;
     uint64_t done_total;
     uint64_t dead_total;
+    /* Storage figures of a backend with a fixed-size map (LMDB); has_map is
+     * false and both are 0 for the others. */
+    bool has_map;
     uint64_t map_size; /* bytes */
     uint64_t map_used; /* bytes in use (last page number times page size) */
 };

@@ -1,6 +1,8 @@
 /*
- * queue_lmdb: the queue API of queue.h on LMDB. The layout is documented in
- * schema/lmdb.md; this comment explains the moving parts.
+ * queue_lmdb: the LMDB backend of queue.h (hq_queue_lmdb_backend, see
+ * queue_backend.h): every HOOKQ_DB that is a directory. The layout is
+ * documented in schema/lmdb.md; this comment explains the moving parts.
+ * queue.c has checked every call's arguments before they arrive here.
  *
  * DESIGN
  * Sub-databases: events (repo_id,seq → envelope), payloads (id → raw JSON),
@@ -29,6 +31,7 @@
  */
 #include "queue_lmdb_int.h"
 #include "clock.h"
+#include "dynbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void ql_wake_all(hq_queue *q)
+void ql_wake_all(ql_queue *q)
 {
     if (q->wake == NULL)
         return;
@@ -57,7 +60,7 @@ void ql_wake_all(hq_queue *q)
  * after the transaction ends). MDB_MAP_RESIZED: another process grew the
  * map; adopt its size with no transaction open in this process, and retry.
  */
-static int begin_txn(hq_queue *q, unsigned flags, MDB_txn **txn)
+static int begin_txn(ql_queue *q, unsigned flags, MDB_txn **txn)
 {
     for (int tries = 0;; tries++) {
         pthread_rwlock_rdlock(&q->resize_lock);
@@ -77,7 +80,7 @@ static int begin_txn(hq_queue *q, unsigned flags, MDB_txn **txn)
 
 /* True when the database's filesystem has almost no space left: a failed
  * write there is a full disk, not a broken one. */
-static bool disk_nearly_full(hq_queue *q)
+static bool disk_nearly_full(ql_queue *q)
 {
     struct statvfs sv;
     if (statvfs(q->path, &sv) != 0)
@@ -86,7 +89,7 @@ static bool disk_nearly_full(hq_queue *q)
 }
 
 /* Runs a batch of operations in one transaction; sets each op's rc. */
-static void run_batch(hq_queue *q, struct wop *batch)
+static void run_batch(ql_queue *q, struct wop *batch)
 {
     MDB_txn *txn = NULL;
     int64_t t0 = hq_mono_ms();
@@ -131,7 +134,7 @@ static void run_batch(hq_queue *q, struct wop *batch)
 }
 
 /* Runs fn in a (shared) durable write transaction; returns its result. */
-int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
+int ql_write(ql_queue *q, int (*fn)(ql_queue *, MDB_txn *, void *), void *arg)
 {
     if (q->opts.read_only)
         return -EROFS;
@@ -169,16 +172,7 @@ int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg)
     return op.rc;
 }
 
-void hq_queue_opts_default(struct hq_queue_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->path = "/var/lib/hookq";
-    o->map_size = 4ull << 30;
-    o->dedup_window_ms = 7ll * 24 * 3600 * 1000;
-    o->max_attempts = 10;
-}
-
-static int open_wake(hq_queue *q)
+static int open_wake(ql_queue *q)
 {
     char p[4096];
     int n = snprintf(p, sizeof(p), "%s/wake", q->path);
@@ -203,7 +197,7 @@ out:
     return rc;
 }
 
-static int open_dbs(hq_queue *q, MDB_txn *txn, unsigned flags)
+static int open_dbs(ql_queue *q, MDB_txn *txn, unsigned flags)
 {
     struct {
         const char *name;
@@ -219,7 +213,7 @@ static int open_dbs(hq_queue *q, MDB_txn *txn, unsigned flags)
     return 0;
 }
 
-static int check_schema(hq_queue *q, MDB_txn *txn, bool create)
+static int check_schema(ql_queue *q, MDB_txn *txn, bool create)
 {
     uint64_t v;
     int rc = ql_meta_get_u64(q, txn, "schema_version", &v);
@@ -232,36 +226,46 @@ static int check_schema(hq_queue *q, MDB_txn *txn, bool create)
     return 0;
 }
 
-int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
+/* Whether dir holds a database; 0 (with *exists) or a negative code. */
+static int data_file_exists(const char *dir, bool *exists)
+{
+    char datafile[4096];
+    if (hq_snprintf(datafile, sizeof(datafile), "%s/data.mdb", dir) != 0)
+        return HQ_ETOOBIG;
+    *exists = access(datafile, F_OK) == 0;
+    return 0;
+}
+
+static void ql_close(void *h);
+
+static int ql_open(const struct hq_queue_opts *o, void **h)
 {
     int rc;
     MDB_txn *txn = NULL;
-    hq_queue *q = calloc(1, sizeof(*q));
+    bool exists = false;
+    ql_queue *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return -ENOMEM;
     q->opts = *o;
-    q->path = strdup(o->path);
+    q->path = strdup(o->db);
     if (q->path == NULL) {
         free(q);
         return -ENOMEM;
     }
-    q->opts.path = q->path;
+    q->opts.db = q->path;
     pthread_mutex_init(&q->wlock, NULL);
     pthread_rwlock_init(&q->resize_lock, NULL);
     q->pending_tail = &q->pending;
 
-    char datafile[4096];
-    int n = snprintf(datafile, sizeof(datafile), "%s/data.mdb", o->path);
-    if (n < 0 || (size_t)n >= sizeof(datafile)) {
-        rc = HQ_ETOOBIG;
+    if ((rc = data_file_exists(o->db, &exists)) != 0)
         goto fail;
-    }
-    if (o->read_only) {
-        if (access(datafile, F_OK) != 0) {
+    if (o->read_only || o->no_create) {
+        /* Nothing is created: a mistyped path must not leave a queue behind. */
+        if (!exists) {
             rc = -ENOENT;
             goto fail;
         }
-    } else if (mkdir(o->path, 0700) != 0 && errno != EEXIST) {
+    } else if (mkdir(o->db, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
         goto fail;
     }
@@ -269,7 +273,12 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
         goto fail;
     mdb_env_set_maxdbs(q->env, 16);
     mdb_env_set_maxreaders(q->env, 512);
-    if (!o->read_only && (rc = ql_map_err(mdb_env_set_mapsize(q->env, o->map_size))) != 0)
+    /* 0 keeps an existing database's size (LMDB reads it from the file);
+     * LMDB's own default for a new one would be 1 MiB. */
+    uint64_t map_size = o->lmdb.map_size;
+    if (map_size == 0 && !exists)
+        map_size = HQ_DEFAULT_MAP_SIZE;
+    if (!o->read_only && (rc = ql_map_err(mdb_env_set_mapsize(q->env, map_size))) != 0)
         goto fail;
     /* Not MDB_WRITEMAP: measured here, its msync walks every page the
      * process has mapped, and commits of 8-25 KB deliveries got three times
@@ -280,7 +289,7 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
         flags |= MDB_RDONLY;
     if (o->no_sync)
         flags |= MDB_NOSYNC;
-    rc = mdb_env_open(q->env, o->path, flags, 0600);
+    rc = mdb_env_open(q->env, o->db, flags, 0600);
     if (rc != 0) {
         rc = ql_map_err(rc);
         goto fail;
@@ -300,17 +309,18 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
         goto fail;
     if (!o->read_only && (rc = open_wake(q)) != 0)
         goto fail;
-    *out = q;
+    *h = q;
     return 0;
 fail:
     if (txn != NULL)
         mdb_txn_abort(txn);
-    hq_queue_close(q);
+    ql_close(q);
     return rc;
 }
 
-void hq_queue_close(hq_queue *q)
+static void ql_close(void *h)
 {
+    ql_queue *q = h;
     if (q == NULL)
         return;
     if (q->env != NULL)
@@ -323,33 +333,35 @@ void hq_queue_close(hq_queue *q)
     free(q);
 }
 
-void hq_queue_set_commit_hook(hq_queue *q, int (*hook)(void *arg), void *arg)
+static void ql_set_commit_hook(void *h, int (*hook)(void *arg), void *arg)
 {
+    ql_queue *q = h;
     pthread_mutex_lock(&q->wlock);
     q->commit_hook = hook;
     q->commit_hook_arg = arg;
     pthread_mutex_unlock(&q->wlock);
 }
 
-void hq_queue_commit_stats(hq_queue *q, struct hq_queue_commit_stats *st)
+static void ql_commit_stats(void *h, struct hq_queue_commit_stats *st)
 {
+    ql_queue *q = h;
     pthread_mutex_lock(&q->wlock);
     *st = q->cstats;
     pthread_mutex_unlock(&q->wlock);
 }
 
-int ql_read_txn(hq_queue *q, MDB_txn **txn)
+int ql_read_txn(ql_queue *q, MDB_txn **txn)
 {
     return begin_txn(q, MDB_RDONLY, txn);
 }
 
-void ql_read_end(hq_queue *q, MDB_txn *txn)
+void ql_read_end(ql_queue *q, MDB_txn *txn)
 {
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&q->resize_lock);
 }
 
-static int walk(hq_queue *q, MDB_dbi dbi, const uint8_t *prefix, size_t plen, bool with_payload,
+static int walk(ql_queue *q, MDB_dbi dbi, const uint8_t *prefix, size_t plen, bool with_payload,
                 hq_queue_iter_fn fn, void *arg)
 {
     MDB_txn *txn;
@@ -386,21 +398,24 @@ out:
     return rc;
 }
 
-int hq_queue_foreach_event(hq_queue *q, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,
-                           void *arg)
+static int ql_foreach_event(void *h, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,
+                            void *arg)
 {
+    ql_queue *q = h;
     uint8_t prefix[8];
     ql_be64(prefix, repo_id);
     return walk(q, q->events, prefix, repo_id ? 8 : 0, with_payload, fn, arg);
 }
 
-int hq_queue_foreach_dead(hq_queue *q, bool with_payload, hq_queue_iter_fn fn, void *arg)
+static int ql_foreach_dead(void *h, bool with_payload, hq_queue_iter_fn fn, void *arg)
 {
+    ql_queue *q = h;
     return walk(q, q->dead, NULL, 0, with_payload, fn, arg);
 }
 
-int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st)
+static int ql_stats(void *h, struct hq_queue_stats *st)
 {
+    ql_queue *q = h;
     MDB_txn *txn;
     MDB_cursor *c = NULL;
     memset(st, 0, sizeof(*st));
@@ -450,6 +465,7 @@ int hq_queue_stats(hq_queue *q, struct hq_queue_stats *st)
     mdb_env_info(q->env, &info);
     if ((rc = ql_map_err(mdb_env_stat(q->env, &ms))) != 0)
         goto out;
+    st->has_map = true;
     st->map_size = info.me_mapsize;
     st->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 out:
@@ -459,13 +475,15 @@ out:
     return rc;
 }
 
-uint32_t hq_queue_wake_seq(hq_queue *q)
+static uint32_t ql_wake_seq(void *h)
 {
+    ql_queue *q = h;
     return q->wake ? atomic_load(q->wake) : 0;
 }
 
-void hq_queue_wait(hq_queue *q, uint32_t seen, int64_t timeout_ms)
+static void ql_wait(void *h, uint32_t seen, int64_t timeout_ms)
 {
+    ql_queue *q = h;
     if (timeout_ms <= 0)
         return;
     struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
@@ -477,3 +495,35 @@ void hq_queue_wait(hq_queue *q, uint32_t seen, int64_t timeout_ms)
      * on the timeout; spurious returns are fine for callers. */
     syscall(SYS_futex, (uint32_t *)q->wake, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
+
+/* Any name that is not a URI is a directory. */
+static bool ql_accepts(const char *db)
+{
+    const char *sep = strstr(db, "://");
+    return sep == NULL || strpbrk(db, "/") < sep;
+}
+
+const struct hq_queue_backend hq_queue_lmdb_backend = {
+    .name = "lmdb",
+    .accepts = ql_accepts,
+    .open = ql_open,
+    .close = ql_close,
+    .enqueue = ql_enqueue,
+    .lease = ql_lease,
+    .renew = ql_renew,
+    .record_step = ql_record_step,
+    .complete = ql_complete,
+    .retry = ql_retry,
+    .dead_letter = ql_dead_letter,
+    .get_dead = ql_get_dead,
+    .replay = ql_replay,
+    .purge = ql_purge,
+    .import_dead = ql_import_dead,
+    .foreach_event = ql_foreach_event,
+    .foreach_dead = ql_foreach_dead,
+    .stats = ql_stats,
+    .commit_stats = ql_commit_stats,
+    .wake_seq = ql_wake_seq,
+    .wait = ql_wait,
+    .set_commit_hook = ql_set_commit_hook,
+};

@@ -1,9 +1,11 @@
 /*
  * queue_lmdb_int: what the three files of the LMDB queue share, and nothing
  * else includes. queue_lmdb.c owns the environment, the group commit, the
- * wake-ups, stats and listings; queue_lmdb_store.c the record encodings and
- * index helpers (each runs inside a caller's transaction); queue_lmdb_ops.c
- * the operations of queue.h built from them. The layout is schema/lmdb.md.
+ * wake-ups, stats and listings, and the backend table; queue_lmdb_store.c
+ * the record encodings and index helpers (each runs inside a caller's
+ * transaction); queue_lmdb_ops.c the write operations built from them (the
+ * ql_* functions of the table, called by queue.c with checked arguments).
+ * The layout is schema/lmdb.md.
  *
  * Conventions of the helpers: they return 0 or a negative hq code
  * (ql_map_err translates LMDB's), never log, and write only when everything
@@ -14,7 +16,7 @@
 #define HQ_QUEUE_LMDB_INT_H
 
 #include "envelope.h"
-#include "queue.h"
+#include "queue_backend.h"
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -28,9 +30,11 @@
 #define HQ_DEDUP_PRUNE_PER_TXN 64 /* old dedup entries dropped per write txn */
 #define HQ_REPO_REC_FIXED      40
 
+typedef struct ql_queue ql_queue;
+
 /* A write operation: fn runs inside the batch transaction. */
 struct wop {
-    int (*fn)(hq_queue *q, MDB_txn *txn, void *arg);
+    int (*fn)(ql_queue *q, MDB_txn *txn, void *arg);
     void *arg;
     int rc;
     bool done;
@@ -38,7 +42,7 @@ struct wop {
     pthread_cond_t cond; /* its thread waits here (under wlock) */
 };
 
-struct hq_queue {
+struct ql_queue {
     MDB_env *env;
     MDB_dbi events, payloads, repos, ready, leases, dedup, dedup_age, dead, meta;
     struct hq_queue_opts opts;
@@ -78,13 +82,30 @@ struct repo_rec {
 /* Runs fn(q, txn, arg) in a durable write transaction shared with the other
  * writers of this process that arrive meanwhile; returns fn's result, or the
  * commit's failure (then nothing of the batch is stored). -EROFS read-only. */
-int ql_write(hq_queue *q, int (*fn)(hq_queue *, MDB_txn *, void *), void *arg);
+int ql_write(ql_queue *q, int (*fn)(ql_queue *, MDB_txn *, void *), void *arg);
 /* Bumps the shared wake counter and wakes every waiting process. */
-void ql_wake_all(hq_queue *q);
+void ql_wake_all(ql_queue *q);
 /* Begins a read-only transaction (adopting a map grown by another process);
  * every successful ql_read_txn is ended by ql_read_end. */
-int ql_read_txn(hq_queue *q, MDB_txn **txn);
-void ql_read_end(hq_queue *q, MDB_txn *txn);
+int ql_read_txn(ql_queue *q, MDB_txn **txn);
+void ql_read_end(ql_queue *q, MDB_txn *txn);
+
+/* ---- queue_lmdb_ops.c: entries of hq_queue_lmdb_backend (h is a ql_queue) ---- */
+
+int ql_enqueue(void *h, struct hq_enqueue *items, size_t n);
+int ql_lease(void *h, const char *owner, int64_t lease_ms, struct hq_lease *lease,
+             struct hq_event **ev, int64_t *next_ready_ms);
+int ql_renew(void *h, struct hq_lease *lease, int64_t lease_ms);
+int ql_record_step(void *h, const struct hq_lease *lease, enum hq_step step,
+                   enum hq_check_state check_state, const char *check_desc);
+int ql_complete(void *h, const struct hq_lease *lease);
+int ql_retry(void *h, const struct hq_lease *lease, int64_t not_before_ms, bool count_attempt,
+             const char *error, enum hq_step reached);
+int ql_dead_letter(void *h, const struct hq_lease *lease, const char *reason);
+int ql_get_dead(void *h, uint64_t id, bool with_payload, struct hq_event **ev);
+int ql_replay(void *h, uint64_t id, uint64_t *new_id);
+int ql_purge(void *h, uint64_t id);
+int ql_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id);
 
 /* ---- queue_lmdb_store.c: all run inside the caller's transaction ---- */
 
@@ -96,9 +117,9 @@ uint64_t ql_tkey(int64_t ms);
 int ql_map_err(int rc);
 
 /* Repository records; HQ_ENOTFOUND when the repository has no events. */
-int ql_repo_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r);
-int ql_repo_put(hq_queue *q, MDB_txn *txn, uint64_t repo_id, const struct repo_rec *r);
-int ql_repo_del(hq_queue *q, MDB_txn *txn, uint64_t repo_id);
+int ql_repo_get(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r);
+int ql_repo_put(ql_queue *q, MDB_txn *txn, uint64_t repo_id, const struct repo_rec *r);
+int ql_repo_del(ql_queue *q, MDB_txn *txn, uint64_t repo_id);
 
 /* (time, repo_id) indexes `ready` and `leases`. tindex_del of a missing key
  * is HQ_ECORRUPT (invariant 2 broken); tindex_first HQ_ENOTFOUND when empty. */
@@ -107,40 +128,40 @@ int ql_tindex_del(MDB_txn *txn, MDB_dbi dbi, int64_t t, uint64_t repo_id);
 int ql_tindex_first(MDB_txn *txn, MDB_dbi dbi, int64_t *t, uint64_t *repo_id);
 
 /* Counters in `meta`; a missing one reads as 0. meta_add returns the old value. */
-int ql_meta_get_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t *v);
-int ql_meta_put_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t v);
-int ql_meta_add(hq_queue *q, MDB_txn *txn, const char *name, uint64_t delta, uint64_t *old);
+int ql_meta_get_u64(ql_queue *q, MDB_txn *txn, const char *name, uint64_t *v);
+int ql_meta_put_u64(ql_queue *q, MDB_txn *txn, const char *name, uint64_t v);
+int ql_meta_add(ql_queue *q, MDB_txn *txn, const char *name, uint64_t delta, uint64_t *old);
 
 /* Stores ev's envelope under key k (checked before anything is written). */
 int ql_envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen,
                     const struct hq_event *ev);
 /* The head event of a repository and its 16-byte key; the caller frees *ev. */
-int ql_head_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16],
+int ql_head_get(ql_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16],
                 struct hq_event **ev);
 /* Loads ev->payload (malloc'd, NUL-terminated); deletes a payload. */
-int ql_payload_get(hq_queue *q, MDB_txn *txn, struct hq_event *ev);
-int ql_payload_del(hq_queue *q, MDB_txn *txn, uint64_t id);
+int ql_payload_get(ql_queue *q, MDB_txn *txn, struct hq_event *ev);
+int ql_payload_del(ql_queue *q, MDB_txn *txn, uint64_t id);
 /* A dead letter by id; the caller frees *ev. */
-int ql_dead_get(hq_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev);
+int ql_dead_get(ql_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev);
 
 /* Key of `dedup` for (hook_id, delivery) into k (8 + HQ_MAX_DELIVERY_LEN bytes). */
 size_t ql_dedup_key(uint8_t *k, uint64_t hook_id, const char *delivery);
 /* Drops at most HQ_DEDUP_PRUNE_PER_TXN pairs older than the window. */
-int ql_prune_dedup(hq_queue *q, MDB_txn *txn, int64_t now);
+int ql_prune_dedup(ql_queue *q, MDB_txn *txn, int64_t now);
 
 /* Appends ev (with its id) at the tail of its repository's FIFO under seq. */
-int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq,
+int ql_append_event(ql_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq,
                     int64_t now);
 /* Takes the repository out of `ready`/`leases` and puts it back as ready at
  * time t, or deletes its record when count is 0. */
-int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t t);
+int ql_repo_requeue(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t t);
 /* Moves the head (key hk, decoded ev) to the dead letters with reason. */
-int ql_head_to_dead(hq_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
+int ql_head_to_dead(ql_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
                     const char *reason, int64_t now);
 /* The head (already deleted or moved) left the repository: one event fewer,
  * and the repository is ready again when its next head is (*more set when
  * there is one; more may be NULL), or its record goes. */
-int ql_repo_pop_head(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
+int ql_repo_pop_head(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
                      bool *more);
 /* When a repository whose head is ev becomes ready. */
 int64_t ql_ready_time(const struct hq_event *ev, int64_t now);

@@ -18,19 +18,7 @@ struct enqueue_args {
     size_t n;
 };
 
-static int check_item(const struct hq_enqueue *it)
-{
-    if (it->repo_id == 0 || it->delivery == NULL || it->delivery[0] == '\0' || it->event == NULL ||
-        it->event[0] == '\0' || it->repo_name == NULL || it->payload == NULL)
-        return -EINVAL;
-    if (strlen(it->delivery) > HQ_MAX_DELIVERY_LEN || strlen(it->event) > HQ_MAX_EVENT_LEN ||
-        (it->action != NULL && strlen(it->action) > HQ_MAX_ACTION_LEN) ||
-        strlen(it->repo_name) > HQ_MAX_REPO_NAME_LEN)
-        return HQ_ETOOBIG;
-    return 0;
-}
-
-static int enqueue_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int enqueue_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct enqueue_args *a = arg;
     int64_t now = hq_now_ms();
@@ -39,10 +27,8 @@ static int enqueue_fn(hq_queue *q, MDB_txn *txn, void *arg)
     int rc = 0;
     for (size_t i = 0; i < a->n; i++) {
         struct hq_enqueue *it = &a->items[i];
-        it->id = 0;
-        it->result = check_item(it);
         if (it->result != 0)
-            continue;
+            continue; /* refused by queue.c */
         MDB_val key = {ql_dedup_key(dk, it->hook_id, it->delivery), dk}, val;
         rc = mdb_get(txn, q->dedup, &key, &val);
         if (rc == 0) {
@@ -97,18 +83,12 @@ static int enqueue_fn(hq_queue *q, MDB_txn *txn, void *arg)
     return ql_prune_dedup(q, txn, now);
 }
 
-int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)
+int ql_enqueue(void *h, struct hq_enqueue *items, size_t n)
 {
-    if (n == 0)
-        return 0;
+    ql_queue *q = h;
     struct enqueue_args a = {items, n};
     int rc = ql_write(q, enqueue_fn, &a);
-    if (rc != 0) {
-        for (size_t i = 0; i < n; i++) {
-            items[i].result = rc;
-            items[i].id = 0;
-        }
-    } else {
+    if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
             if (items[i].result == 0) {
                 ql_wake_all(q);
@@ -120,7 +100,7 @@ int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)
 }
 
 /* An expired lease: count the attempt, maybe dead-letter, make it ready. */
-static int reclaim(hq_queue *q, MDB_txn *txn, uint64_t repo_id, int64_t now, bool *wakes)
+static int reclaim(ql_queue *q, MDB_txn *txn, uint64_t repo_id, int64_t now, bool *wakes)
 {
     struct repo_rec r;
     struct hq_event *ev = NULL;
@@ -161,7 +141,7 @@ struct lease_args {
     bool wakes;
 };
 
-static int lease_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int lease_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct lease_args *a = arg;
     int64_t now = hq_now_ms(), t;
@@ -206,7 +186,7 @@ static int lease_fn(hq_queue *q, MDB_txn *txn, void *arg)
     r.leased = 1;
     r.lease_token = token + 1;
     r.lease_expires = now + a->lease_ms;
-    snprintf(r.owner, sizeof(r.owner), "%s", a->owner ? a->owner : "");
+    snprintf(r.owner, sizeof(r.owner), "%s", a->owner); /* fits: queue.c checked */
     if ((rc = ql_tindex_put(txn, q->leases, r.lease_expires, repo_id)) != 0)
         goto fail;
     if ((rc = ql_repo_put(q, txn, repo_id, &r)) != 0)
@@ -222,9 +202,10 @@ fail:
     return rc;
 }
 
-int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms, struct hq_lease *lease,
-                   struct hq_event **ev, int64_t *next_ready_ms)
+int ql_lease(void *h, const char *owner, int64_t lease_ms, struct hq_lease *lease,
+             struct hq_event **ev, int64_t *next_ready_ms)
 {
+    ql_queue *q = h;
     struct lease_args a = {owner, lease_ms, lease, NULL, INT64_MAX, false};
     *ev = NULL;
     int64_t now = hq_mono_ms();
@@ -251,7 +232,7 @@ int hq_queue_lease(hq_queue *q, const char *owner, int64_t lease_ms, struct hq_l
 }
 
 /* Checks that lease is still the repository's current lease. */
-static int lease_check(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease, struct repo_rec *r)
+static int lease_check(ql_queue *q, MDB_txn *txn, const struct hq_lease *lease, struct repo_rec *r)
 {
     int rc = ql_repo_get(q, txn, lease->repo_id, r);
     if (rc == HQ_ENOTFOUND)
@@ -268,7 +249,7 @@ struct renew_args {
     int64_t lease_ms;
 };
 
-static int renew_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int renew_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct renew_args *a = arg;
     struct repo_rec r;
@@ -286,8 +267,9 @@ static int renew_fn(hq_queue *q, MDB_txn *txn, void *arg)
     return 0;
 }
 
-int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms)
+int ql_renew(void *h, struct hq_lease *lease, int64_t lease_ms)
 {
+    ql_queue *q = h;
     struct hq_lease copy = *lease;
     struct renew_args a = {&copy, lease_ms};
     int rc = ql_write(q, renew_fn, &a);
@@ -297,7 +279,7 @@ int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms)
 }
 
 /* Loads the leased head; HQ_ELEASELOST unless it is lease's event. */
-static int leased_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease, struct repo_rec *r,
+static int leased_head(ql_queue *q, MDB_txn *txn, const struct hq_lease *lease, struct repo_rec *r,
                        uint8_t hk[16], struct hq_event **ev)
 {
     int rc = lease_check(q, txn, lease, r);
@@ -320,7 +302,7 @@ struct step_args {
     const char *desc;
 };
 
-static int step_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int step_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct step_args *a = arg;
     struct repo_rec r;
@@ -338,8 +320,7 @@ static int step_fn(hq_queue *q, MDB_txn *txn, void *arg)
     if (a->step == HQ_STEP_CHECKED) {
         ev->check_state = a->state;
         free(ev->check_desc);
-        size_t l = a->desc ? strlen(a->desc) : 0;
-        ev->check_desc = strndup(a->desc ? a->desc : "", l > HQ_MAX_DESC_LEN ? HQ_MAX_DESC_LEN : l);
+        ev->check_desc = strdup(a->desc); /* cut to its cap by queue.c */
         if (ev->check_desc == NULL) {
             rc = -ENOMEM;
             goto out;
@@ -351,17 +332,16 @@ out:
     return rc;
 }
 
-int hq_queue_record_step(hq_queue *q, const struct hq_lease *lease, enum hq_step step,
-                         enum hq_check_state check_state, const char *check_desc)
+int ql_record_step(void *h, const struct hq_lease *lease, enum hq_step step,
+                   enum hq_check_state check_state, const char *check_desc)
 {
-    if (step > HQ_STEP_FINAL_POSTED || check_state > HQ_CHECK_ERROR)
-        return -EINVAL;
+    ql_queue *q = h;
     struct step_args a = {lease, step, check_state, check_desc};
     return ql_write(q, step_fn, &a);
 }
 
 /* Removes the leased head (done or dead) and requeues the repository. */
-static int finish_head(hq_queue *q, MDB_txn *txn, const struct hq_lease *lease,
+static int finish_head(ql_queue *q, MDB_txn *txn, const struct hq_lease *lease,
                        const char *dead_reason, bool *wakes)
 {
     struct repo_rec r;
@@ -398,14 +378,15 @@ struct finish_args {
     bool wakes;
 };
 
-static int finish_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int finish_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct finish_args *a = arg;
     return finish_head(q, txn, a->lease, a->reason, &a->wakes);
 }
 
-int hq_queue_complete(hq_queue *q, const struct hq_lease *lease)
+int ql_complete(void *h, const struct hq_lease *lease)
 {
+    ql_queue *q = h;
     struct finish_args a = {lease, NULL, false};
     int rc = ql_write(q, finish_fn, &a);
     if (rc == 0 && a.wakes)
@@ -413,9 +394,10 @@ int hq_queue_complete(hq_queue *q, const struct hq_lease *lease)
     return rc;
 }
 
-int hq_queue_dead_letter(hq_queue *q, const struct hq_lease *lease, const char *reason)
+int ql_dead_letter(void *h, const struct hq_lease *lease, const char *reason)
 {
-    struct finish_args a = {lease, reason ? reason : "dead-lettered", false};
+    ql_queue *q = h;
+    struct finish_args a = {lease, reason, false};
     int rc = ql_write(q, finish_fn, &a);
     if (rc == 0 && a.wakes)
         ql_wake_all(q);
@@ -430,7 +412,7 @@ struct retry_args {
     enum hq_step reached;
 };
 
-static int retry_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int retry_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct retry_args *a = arg;
     struct repo_rec r;
@@ -445,7 +427,7 @@ static int retry_fn(hq_queue *q, MDB_txn *txn, void *arg)
         ev->step = a->reached;
     if (a->count) {
         ev->attempts++;
-        if ((rc = hq_event_history_append(ev, now, a->error ? a->error : "attempt failed")) != 0)
+        if ((rc = hq_event_history_append(ev, now, a->error)) != 0)
             goto out;
     }
     if ((rc = ql_envelope_put(txn, q->events, hk, 16, ev)) != 0)
@@ -456,11 +438,10 @@ out:
     return rc;
 }
 
-int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before_ms,
-                   bool count_attempt, const char *error, enum hq_step reached)
+int ql_retry(void *h, const struct hq_lease *lease, int64_t not_before_ms, bool count_attempt,
+             const char *error, enum hq_step reached)
 {
-    if (reached > HQ_STEP_FINAL_POSTED)
-        return -EINVAL;
+    ql_queue *q = h;
     struct retry_args a = {lease, not_before_ms, count_attempt, error, reached};
     int rc = ql_write(q, retry_fn, &a);
     if (rc == 0)
@@ -468,8 +449,9 @@ int hq_queue_retry(hq_queue *q, const struct hq_lease *lease, int64_t not_before
     return rc;
 }
 
-int hq_queue_get_dead(hq_queue *q, uint64_t id, bool with_payload, struct hq_event **ev)
+int ql_get_dead(void *h, uint64_t id, bool with_payload, struct hq_event **ev)
 {
+    ql_queue *q = h;
     MDB_txn *txn;
     int rc = ql_read_txn(q, &txn);
     if (rc != 0)
@@ -491,7 +473,7 @@ struct replay_args {
     uint64_t id;
 };
 
-static int replay_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int replay_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct replay_args *a = arg;
     struct hq_event *ev = NULL;
@@ -528,8 +510,9 @@ out:
     return rc;
 }
 
-int hq_queue_replay(hq_queue *q, uint64_t id, uint64_t *new_id)
+int ql_replay(void *h, uint64_t id, uint64_t *new_id)
 {
+    ql_queue *q = h;
     struct replay_args a = {id};
     int rc = ql_write(q, replay_fn, &a);
     if (rc == 0) {
@@ -540,7 +523,7 @@ int hq_queue_replay(hq_queue *q, uint64_t id, uint64_t *new_id)
     return rc;
 }
 
-static int purge_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int purge_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     uint64_t id = *(uint64_t *)arg;
     uint8_t k[8];
@@ -552,8 +535,9 @@ static int purge_fn(hq_queue *q, MDB_txn *txn, void *arg)
     return ql_payload_del(q, txn, id);
 }
 
-int hq_queue_purge(hq_queue *q, uint64_t id)
+int ql_purge(void *h, uint64_t id)
 {
+    ql_queue *q = h;
     return ql_write(q, purge_fn, &id);
 }
 
@@ -562,16 +546,11 @@ struct import_args {
     uint64_t new_id;
 };
 
-static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
+static int import_fn(ql_queue *q, MDB_txn *txn, void *arg)
 {
     struct import_args *a = arg;
-    const struct hq_event *in = a->ev;
-    if (in->repo_id == 0 || in->delivery == NULL || in->delivery[0] == '\0' ||
-        strlen(in->delivery) > HQ_MAX_DELIVERY_LEN || in->payload == NULL)
-        return -EINVAL;
-    int rc = hq_envelope_check(in);
-    if (rc != 0)
-        return rc;
+    const struct hq_event *in = a->ev; /* checked by queue.c */
+    int rc;
     uint8_t dk[8 + HQ_MAX_DELIVERY_LEN];
     MDB_val key = {ql_dedup_key(dk, in->hook_id, in->delivery), dk}, val;
     /* Known here already (queued, done or dead within the window): importing
@@ -614,8 +593,9 @@ static int import_fn(hq_queue *q, MDB_txn *txn, void *arg)
     return 0;
 }
 
-int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_id)
+int ql_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id)
 {
+    ql_queue *q = h;
     struct import_args a = {ev, 0};
     int rc = ql_write(q, import_fn, &a);
     if (rc == 0 && new_id != NULL)

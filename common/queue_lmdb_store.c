@@ -57,7 +57,7 @@ static void repo_encode(const struct repo_rec *r, uint8_t *buf, size_t *len)
     *len = HQ_REPO_REC_FIXED + ol;
 }
 
-int ql_repo_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r)
+int ql_repo_get(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r)
 {
     uint8_t k[8];
     ql_be64(k, repo_id);
@@ -79,7 +79,7 @@ int ql_repo_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r)
     return 0;
 }
 
-int ql_repo_put(hq_queue *q, MDB_txn *txn, uint64_t repo_id, const struct repo_rec *r)
+int ql_repo_put(ql_queue *q, MDB_txn *txn, uint64_t repo_id, const struct repo_rec *r)
 {
     uint8_t k[8], buf[HQ_REPO_REC_FIXED + HQ_MAX_OWNER_LEN];
     size_t len;
@@ -89,7 +89,7 @@ int ql_repo_put(hq_queue *q, MDB_txn *txn, uint64_t repo_id, const struct repo_r
     return ql_map_err(mdb_put(txn, q->repos, &key, &val, 0));
 }
 
-int ql_repo_del(hq_queue *q, MDB_txn *txn, uint64_t repo_id)
+int ql_repo_del(ql_queue *q, MDB_txn *txn, uint64_t repo_id)
 {
     uint8_t k[8];
     ql_be64(k, repo_id);
@@ -136,7 +136,7 @@ int ql_tindex_first(MDB_txn *txn, MDB_dbi dbi, int64_t *t, uint64_t *repo_id)
     return ql_map_err(rc);
 }
 
-int ql_meta_get_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t *v)
+int ql_meta_get_u64(ql_queue *q, MDB_txn *txn, const char *name, uint64_t *v)
 {
     MDB_val key = {strlen(name), (void *)name}, val;
     int rc = mdb_get(txn, q->meta, &key, &val);
@@ -152,7 +152,7 @@ int ql_meta_get_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t *v)
     return 0;
 }
 
-int ql_meta_put_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t v)
+int ql_meta_put_u64(ql_queue *q, MDB_txn *txn, const char *name, uint64_t v)
 {
     uint8_t b[8];
     ql_be64(b, v);
@@ -160,7 +160,7 @@ int ql_meta_put_u64(hq_queue *q, MDB_txn *txn, const char *name, uint64_t v)
     return ql_map_err(mdb_put(txn, q->meta, &key, &val, 0));
 }
 
-int ql_meta_add(hq_queue *q, MDB_txn *txn, const char *name, uint64_t delta, uint64_t *old)
+int ql_meta_add(ql_queue *q, MDB_txn *txn, const char *name, uint64_t delta, uint64_t *old)
 {
     uint64_t v;
     int rc = ql_meta_get_u64(q, txn, name, &v);
@@ -189,7 +189,7 @@ int ql_envelope_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen,
 }
 
 /* The head event of a repository: its key (repo, seq) and decoded envelope. */
-int ql_head_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16],
+int ql_head_get(ql_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16],
                 struct hq_event **ev)
 {
     MDB_cursor *c;
@@ -213,7 +213,7 @@ int ql_head_get(hq_queue *q, MDB_txn *txn, uint64_t repo_id, uint8_t key_out[16]
     return rc;
 }
 
-int ql_payload_get(hq_queue *q, MDB_txn *txn, struct hq_event *ev)
+int ql_payload_get(ql_queue *q, MDB_txn *txn, struct hq_event *ev)
 {
     uint8_t k[8];
     ql_be64(k, ev->id);
@@ -230,7 +230,7 @@ int ql_payload_get(hq_queue *q, MDB_txn *txn, struct hq_event *ev)
     return 0;
 }
 
-int ql_payload_del(hq_queue *q, MDB_txn *txn, uint64_t id)
+int ql_payload_del(ql_queue *q, MDB_txn *txn, uint64_t id)
 {
     uint8_t k[8];
     ql_be64(k, id);
@@ -248,7 +248,7 @@ size_t ql_dedup_key(uint8_t *k, uint64_t hook_id, const char *delivery)
 }
 
 /* Drops a bounded number of dedup entries older than the window. */
-int ql_prune_dedup(hq_queue *q, MDB_txn *txn, int64_t now)
+int ql_prune_dedup(ql_queue *q, MDB_txn *txn, int64_t now)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, q->dedup_age, &c);
@@ -275,7 +275,7 @@ int ql_prune_dedup(hq_queue *q, MDB_txn *txn, int64_t now)
 }
 
 /* Adds an event (already holding id) at the tail of its repository's FIFO. */
-int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq, int64_t now)
+int ql_append_event(ql_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64_t seq, int64_t now)
 {
     uint8_t k[16];
     ql_be64(k, ev->repo_id);
@@ -301,7 +301,7 @@ int ql_append_event(hq_queue *q, MDB_txn *txn, const struct hq_event *ev, uint64
 
 /* Takes the repository out of whatever index it is in and puts it back as
  * ready at key time t, or deletes it when it has no events left. */
-int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t t)
+int ql_repo_requeue(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t t)
 {
     int rc;
     if (r->leased) {
@@ -323,7 +323,7 @@ int ql_repo_requeue(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec
 }
 
 /* Moves the head event (key hk, decoded ev) to the dead-letter set. */
-int ql_head_to_dead(hq_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
+int ql_head_to_dead(ql_queue *q, MDB_txn *txn, const uint8_t hk[16], struct hq_event *ev,
                     const char *reason, int64_t now)
 {
     int rc;
@@ -351,7 +351,7 @@ int64_t ql_ready_time(const struct hq_event *ev, int64_t now)
     return ev->not_before_ms > now ? ev->not_before_ms : now;
 }
 
-int ql_dead_get(hq_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev)
+int ql_dead_get(ql_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev)
 {
     uint8_t k[8];
     ql_be64(k, id);
@@ -362,7 +362,7 @@ int ql_dead_get(hq_queue *q, MDB_txn *txn, uint64_t id, struct hq_event **ev)
     return hq_envelope_decode(val.mv_data, val.mv_size, ev);
 }
 
-int ql_repo_pop_head(hq_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
+int ql_repo_pop_head(ql_queue *q, MDB_txn *txn, uint64_t repo_id, struct repo_rec *r, int64_t now,
                      bool *more)
 {
     r->count--;

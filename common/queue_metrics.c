@@ -32,7 +32,9 @@ static void collect(hq_metrics *m, void *arg)
         double v[] = {(double)st.queued,  (double)st.repositories, (double)st.ready,
                       (double)st.waiting, (double)st.leased,       st.oldest_age_seconds,
                       (double)st.dead,    (double)st.map_used,     (double)st.map_size};
-        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        /* The last two (map figures) only for a backend that has a map. */
+        size_t n = sizeof(v) / sizeof(v[0]) - (st.has_map ? 0 : 2);
+        for (size_t i = 0; i < n; i++)
             hq_series_set(hq_metrics_series(m, families[i].name, NULL), v[i]);
     }
     struct hq_queue_commit_stats cs;

@@ -83,18 +83,12 @@ static int run(const struct receiver_config *cfg)
     struct hq_httpd_socket sock = {.fd = -1};
     int err;
 
-    struct hq_queue_opts qo;
-    hq_queue_opts_default(&qo);
-    qo.path = cfg->db_path;
-    qo.map_size = cfg->map_size;
-    qo.no_sync = !cfg->sync;
-    qo.dedup_window_ms = cfg->dedup_window_ms;
-    if ((err = hq_queue_open(&qo, &q)) != 0) {
-        hq_error("open", NULL, "cannot open the queue at %s (HOOKQ_DB): %s", cfg->db_path,
+    if ((err = hq_queue_open(&cfg->queue, &q)) != 0) {
+        hq_error("open", NULL, "cannot open the queue at %s (HOOKQ_DB): %s", cfg->queue.db,
                  hq_strerror(err));
         goto out;
     }
-    if (!cfg->sync)
+    if (cfg->queue.no_sync)
         hq_warn("open", NULL,
                 "HOOKQ_SYNC=false: commits are not synced; a crash of the host "
                 "can lose acknowledged deliveries");
@@ -144,8 +138,8 @@ static int run(const struct receiver_config *cfg)
     }
     hq_info("start", NULL,
             "listening on %s, webhook path %s, %zu secret(s), %u threads, queue %s (%s)", sock.desc,
-            cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, cfg->db_path,
-            cfg->sync ? "durable" : "relaxed durability");
+            cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, cfg->queue.db,
+            cfg->queue.no_sync ? "relaxed durability" : "durable");
 
     sigset_t set;
     sigemptyset(&set);
@@ -203,7 +197,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookq-receiver: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
         return 2;
     }
-    hq_log_setup("hookq-receiver", cfg.log_json, cfg.log_level);
+    hq_log_setup("hookq-receiver", cfg.log.json, cfg.log.level);
     ingest_init();
     for (size_t i = 0; i < hq_sigkeys_count(cfg.keys); i++)
         hq_log_secret(hq_sigkeys_secret(cfg.keys, i));

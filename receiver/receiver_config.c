@@ -16,7 +16,6 @@
 #define GIB             (1024ull * MIB)
 #define SECRET_FILE_MAX (64 * 1024)
 
-#define DEF_DB     "/var/lib/hookq"
 #define DEF_LISTEN "127.0.0.1:8080"
 #define DEF_PATH   "/webhook"
 #define DEF_EVENTS "push,pull_request"
@@ -34,23 +33,17 @@ void receiver_config_usage(FILE *fp)
     static const struct {
         const char *name, *def, *help;
     } vars[] = {
-        {"HOOKQ_DB", DEF_DB, "LMDB directory"},
-        {"HOOKQ_MAP_SIZE", "4GiB", "LMDB map size: the most the queue holds"},
         {"HOOKQ_LISTEN", DEF_LISTEN, "host:port or unix:/path"},
         {"HOOKQ_WEBHOOK_PATH", DEF_PATH, "webhook path"},
         {"HOOKQ_WEBHOOK_SECRET_FILE", "required*", "secrets, one per line (several: rotation)"},
         {"HOOKQ_EVENTS", DEF_EVENTS, "accepted events, comma-separated, * for all"},
         {"HOOKQ_MAX_BODY", "25MiB", "request body limit (413 before reading it)"},
         {"HOOKQ_DEDUP_WINDOW", "7d", "how long a delivery is remembered"},
-        {"HOOKQ_SYNC", "true", "false = relaxed durability: a crash of the"},
-        {"", "", "machine can lose acknowledged deliveries"},
         {"HOOKQ_RECEIVER_THREADS", "CPUs, 2..8", "HTTP threads"},
         {"HOOKQ_RECEIVER_TIMEOUT", "30s", "idle or slow connection timeout"},
         {"HOOKQ_MAX_CONNECTIONS", "1024", "concurrent connections"},
         {"HOOKQ_MAX_PENDING", "4096", "deliveries waiting for a commit (then 503)"},
         {"HOOKQ_MAX_BUFFERED", "256MiB", "body bytes held in memory (then 503)"},
-        {"HOOKQ_LOG_FORMAT", "json", "json or text"},
-        {"HOOKQ_LOG_LEVEL", "info", "debug, info, warn, error"},
     };
     fprintf(fp,
             "usage: hookq-receiver [--help | --version]\n\n"
@@ -58,8 +51,10 @@ void receiver_config_usage(FILE *fp)
             "each delivery once it is durably in the queue. Configured by environment:\n\n"
             "  %-26s %-19s %s\n",
             "variable", "default", "meaning");
+    hq_settings_usage(fp, HQ_SETTINGS_USAGE_QUEUE, 26, 19);
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         fprintf(fp, "  %-26s %-19s %s\n", vars[i].name, vars[i].def, vars[i].help);
+    hq_settings_usage(fp, HQ_SETTINGS_USAGE_LOG, 26, 19);
     fprintf(fp, "\n* or $CREDENTIALS_DIRECTORY/webhook-secret when systemd passes it.\n"
                 "Durations take units (500ms, 30s, 10m, 7d), sizes too (64KiB, 25MiB, 4GiB).\n"
                 "A bad value stops the receiver with one line naming the variable (exit 2).\n"
@@ -124,11 +119,7 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
     uint64_t u;
     memset(c, 0, sizeof(*c));
 
-    if ((rc = copy_str(c->db_path, sizeof(c->db_path), hq_env_str("HOOKQ_DB", DEF_DB), "HOOKQ_DB",
-                       err)) != 0)
-        goto out;
-    if ((rc = hq_env_size("HOOKQ_MAP_SIZE", 4 * GIB, 64 * 1024, 1ull << 44, &c->map_size, err)) !=
-        0)
+    if ((rc = hq_settings_queue(&c->queue, 0, err)) != 0)
         goto out;
 
     v = hq_env_str("HOOKQ_LISTEN", DEF_LISTEN);
@@ -163,25 +154,11 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
     if ((rc = hq_env_size("HOOKQ_MAX_BODY", 25 * MIB, 1024, GIB, &c->max_body, err)) != 0)
         goto out;
 
-    v = hq_env_str("HOOKQ_LOG_FORMAT", "json");
-    if (strcmp(v, "json") == 0) {
-        c->log_json = true;
-    } else if (strcmp(v, "text") == 0) {
-        c->log_json = false;
-    } else {
-        rc = hq_cfgerr_set(err, "HOOKQ_LOG_FORMAT", v, "must be json or text");
+    if ((rc = hq_settings_log(&c->log, err)) != 0)
         goto out;
-    }
-    v = hq_env_str("HOOKQ_LOG_LEVEL", "info");
-    if (hq_log_parse_level(v, &c->log_level) != 0) {
-        rc = hq_cfgerr_set(err, "HOOKQ_LOG_LEVEL", v, "must be debug, info, warn or error");
-        goto out;
-    }
 
     if ((rc = hq_env_duration("HOOKQ_DEDUP_WINDOW", 7 * 86400000ll, 1000, 3650 * 86400000ll,
-                              &c->dedup_window_ms, err)) != 0)
-        goto out;
-    if ((rc = hq_env_bool("HOOKQ_SYNC", true, &c->sync, err)) != 0)
+                              &c->queue.dedup_window_ms, err)) != 0)
         goto out;
     if ((rc = hq_env_uint("HOOKQ_RECEIVER_THREADS", default_threads(), 1, 64, &u, err)) != 0)
         goto out;

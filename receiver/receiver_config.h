@@ -14,6 +14,7 @@
 #include "hq_error.h"
 #include "httpd_listen.h"
 #include "log.h"
+#include "settings.h"
 #include "signature.h"
 
 #include <stdbool.h>
@@ -23,18 +24,16 @@
 #define RECEIVER_PATH_MAX 256
 
 struct receiver_config {
-    char db_path[4096];
-    uint64_t map_size;
+    /* HOOKQ_DB, HOOKQ_MAP_SIZE, HOOKQ_SYNC (settings.h; db points into the
+     * environment) and HOOKQ_DEDUP_WINDOW: what the queue opens with. */
+    struct hq_queue_opts queue;
     struct hq_httpd_listen listen; /* HOOKQ_LISTEN, parsed by hq_httpd_listen_parse */
     char webhook_path[RECEIVER_PATH_MAX];
     hq_sigkeys *keys; /* owned */
     char **events;    /* owned, NULL-terminated; see ingest_events_parse */
     bool all_events;
     uint64_t max_body;
-    bool log_json;
-    enum hq_log_level log_level;
-    int64_t dedup_window_ms;
-    bool sync;          /* false: relaxed durability (queue opened no_sync) */
+    struct hq_log_settings log;
     unsigned threads;   /* HTTP threads */
     unsigned timeout_s; /* idle connection timeout */
     unsigned max_connections;

@@ -60,18 +60,12 @@ int main(int argc, char **argv)
         worker_config_free(&cfg);
         return 2;
     }
-    hq_log_setup("hookq-worker", cfg.log_json, cfg.log_level);
+    hq_log_setup("hookq-worker", cfg.log.json, cfg.log.level);
     if ((rc = hq_metrics_create(&m)) != 0)
         goto fail;
 
-    struct hq_queue_opts qo;
-    hq_queue_opts_default(&qo);
-    qo.path = cfg.db;
-    qo.map_size = cfg.map_size;
-    qo.no_sync = !cfg.sync;
-    qo.max_attempts = (uint32_t)cfg.max_attempts;
-    if ((rc = hq_queue_open(&qo, &q)) != 0) {
-        fprintf(stderr, "hookq-worker: HOOKQ_DB: cannot open the queue at %s: %s\n", cfg.db,
+    if ((rc = hq_queue_open(&cfg.queue, &q)) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_DB: cannot open the queue at %s: %s\n", cfg.queue.db,
                 hq_strerror(rc));
         status = 2;
         goto out;
@@ -121,8 +115,8 @@ int main(int argc, char **argv)
         goto out;
     }
     hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on port %d (%s)",
-            HOOKQ_VERSION, (unsigned long long)cfg.workers, cfg.db, hq_metrics_http_port(http),
-            cfg.metrics_listen);
+            HOOKQ_VERSION, (unsigned long long)cfg.workers, cfg.queue.db,
+            hq_metrics_http_port(http), cfg.metrics_listen);
 
     int sig = 0;
     sigwait(&sigs, &sig);

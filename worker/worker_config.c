@@ -10,9 +10,6 @@
 static const struct {
     const char *name, *def, *help;
 } vars[] = {
-    {"HOOKQ_DB", "/var/lib/hookq", "LMDB directory shared with the receiver"},
-    {"HOOKQ_MAP_SIZE", "4GiB", "LMDB map size"},
-    {"HOOKQ_SYNC", "true", "false = relaxed durability (no fsync per commit)"},
     {"HOOKQ_GITHUB_API", "https://api.github.com", "API base URL (GitHub Enterprise Server too)"},
     {"HOOKQ_APP_ID", "-", "GitHub App id (with HOOKQ_APP_KEY_FILE)"},
     {"HOOKQ_APP_KEY_FILE", "$CREDENTIALS_DIRECTORY/app-key", "the App's private key (PEM)"},
@@ -36,8 +33,6 @@ static const struct {
     {"HOOKQ_CONNECT_TIMEOUT", "10s", "connect time limit of one GitHub request"},
     {"HOOKQ_MAX_IN_FLIGHT", "32", "GitHub requests in flight at once"},
     {"HOOKQ_SHUTDOWN_GRACE", "10s", "on SIGTERM, how long events in flight may finish"},
-    {"HOOKQ_LOG_FORMAT", "json", "json or text"},
-    {"HOOKQ_LOG_LEVEL", "info", "debug, info, warn, error"},
 };
 
 void worker_config_usage(FILE *fp)
@@ -45,8 +40,10 @@ void worker_config_usage(FILE *fp)
     fprintf(fp, "usage: hookq-worker [--help] [--version]\n\n"
                 "Leases one repository at a time from the hookq queue, runs the check,\n"
                 "and posts commit statuses to GitHub. Configured by the environment:\n\n");
+    hq_settings_usage(fp, HQ_SETTINGS_USAGE_QUEUE, 24, 32);
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         fprintf(fp, "  %-24s %-32s %s\n", vars[i].name, vars[i].def, vars[i].help);
+    hq_settings_usage(fp, HQ_SETTINGS_USAGE_LOG, 24, 32);
     fprintf(fp, "\nDurations take units (500ms, 30s, 10m, 1h), sizes too (64MiB, 4GiB).\n"
                 "Give either HOOKQ_APP_ID with HOOKQ_APP_KEY_FILE, or HOOKQ_TOKEN_FILE.\n"
                 "Signals: SIGTERM/SIGINT stop taking leases, let events in flight finish\n"
@@ -64,16 +61,13 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
 {
     int rc;
     memset(c, 0, sizeof(*c));
-    if ((rc = dup_env("HOOKQ_DB", "/var/lib/hookq", &c->db)) ||
-        (rc = dup_env("HOOKQ_GITHUB_API", "https://api.github.com", &c->api_url)) ||
+    if ((rc = dup_env("HOOKQ_GITHUB_API", "https://api.github.com", &c->api_url)) ||
         (rc = dup_env("HOOKQ_CHECK_CMD", NULL, &c->check_cmd)) ||
         (rc = dup_env("HOOKQ_STATUS_CONTEXT", "hookq", &c->context)) ||
         (rc = dup_env("HOOKQ_TARGET_URL", NULL, &c->target_url)) ||
         (rc = dup_env("HOOKQ_METRICS_LISTEN", "127.0.0.1:9102", &c->metrics_listen)))
         return rc;
-    if ((rc = hq_env_size("HOOKQ_MAP_SIZE", 4ull << 30, 1ull << 20, 1ull << 40, &c->map_size,
-                          err)) ||
-        (rc = hq_env_bool("HOOKQ_SYNC", true, &c->sync, err)) ||
+    if ((rc = hq_settings_queue(&c->queue, 0, err)) ||
         (rc = hq_env_uint("HOOKQ_APP_ID", 0, 1, UINT64_MAX, &c->app_id, err)) ||
         (rc = hq_env_uint("HOOKQ_WORKERS", 8, 1, 1024, &c->workers, err)) ||
         (rc = hq_env_duration("HOOKQ_CHECK_TIMEOUT", 600000, 100, DAY_MS, &c->check_timeout_ms,
@@ -99,13 +93,9 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
     if (c->backoff_max_ms < c->backoff_base_ms)
         return hq_cfgerr_set(err, "HOOKQ_BACKOFF_MAX", hq_env_str("HOOKQ_BACKOFF_MAX", "10m"),
                              "must not be below HOOKQ_BACKOFF_BASE");
-    const char *fmt = hq_env_str("HOOKQ_LOG_FORMAT", "json");
-    if (strcmp(fmt, "json") != 0 && strcmp(fmt, "text") != 0)
-        return hq_cfgerr_set(err, "HOOKQ_LOG_FORMAT", fmt, "must be json or text");
-    c->log_json = strcmp(fmt, "json") == 0;
-    const char *lvl = hq_env_str("HOOKQ_LOG_LEVEL", "info");
-    if (hq_log_parse_level(lvl, &c->log_level) != 0)
-        return hq_cfgerr_set(err, "HOOKQ_LOG_LEVEL", lvl, "must be debug, info, warn or error");
+    c->queue.max_attempts = (uint32_t)c->max_attempts;
+    if ((rc = hq_settings_log(&c->log, err)) != 0)
+        return rc;
     if (c->check_cmd == NULL)
         return hq_cfgerr_set(err, "HOOKQ_CHECK_CMD", NULL,
                              "required: the command that checks an event");
@@ -142,7 +132,6 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
 
 void worker_config_free(struct worker_config *c)
 {
-    free(c->db);
     free(c->api_url);
     free(c->app_key_path);
     free(c->token_path);

@@ -9,15 +9,16 @@
 
 #include "config.h"
 #include "log.h"
+#include "settings.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 struct worker_config {
-    char *db;
-    uint64_t map_size;
-    bool sync;
+    /* HOOKQ_DB, HOOKQ_MAP_SIZE, HOOKQ_SYNC (settings.h; db points into the
+     * environment) and HOOKQ_MAX_ATTEMPTS: what the queue opens with. */
+    struct hq_queue_opts queue;
     char *api_url;
     uint64_t app_id;
     char *app_key_path; /* App mode ... */
@@ -37,8 +38,7 @@ struct worker_config {
     int64_t http_timeout_ms, connect_timeout_ms;
     uint64_t max_in_flight;
     int64_t shutdown_grace_ms;
-    bool log_json;
-    enum hq_log_level log_level;
+    struct hq_log_settings log;
 };
 
 /* Loads and checks everything. 0, or HQ_ECONFIG with err set, or -ENOMEM. */

@@ -34,10 +34,10 @@ int main(int argc, char **argv)
     }
     struct hq_queue_opts o;
     hq_queue_opts_default(&o);
-    o.path = argv[1];
+    o.db = argv[1];
     o.no_sync = true;
     if (argc > 4)
-        o.map_size = strtoull(argv[4], NULL, 10);
+        o.lmdb.map_size = strtoull(argv[4], NULL, 10);
     hq_queue *q = NULL;
     int rc = hq_queue_open(&o, &q);
     if (rc != 0) {

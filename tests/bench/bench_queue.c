@@ -103,8 +103,8 @@ static double run(const char *dir, unsigned n, unsigned cycles, bool sync, unsig
         return -1;
     struct hq_queue_opts o;
     hq_queue_opts_default(&o);
-    o.path = path;
-    o.map_size = 8ull << 30;
+    o.db = path;
+    o.lmdb.map_size = 8ull << 30;
     o.no_sync = true;
     hq_queue *q;
     if (hq_queue_open(&o, &q) != 0 || fill(q, n) < 0)

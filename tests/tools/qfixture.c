@@ -135,8 +135,8 @@ int main(int argc, char **argv)
 
     struct hq_queue_opts o;
     hq_queue_opts_default(&o);
-    o.path = db;
-    o.map_size = 64 << 20;
+    o.db = db;
+    o.lmdb.map_size = 64 << 20;
     o.no_sync = true; /* test data: speed over durability */
     o.max_attempts = 0;
     hq_queue *q;

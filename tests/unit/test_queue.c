@@ -1,90 +1,21 @@
 /*
- * test_queue: every line of the queue contract (design §2) as its own case,
- * against the real LMDB implementation in a fresh directory per case.
+ * test_queue: the conformance suite of the queue contract (design §2), one
+ * case per line of it, written against queue.h alone and run once per
+ * backend (queue_case.h). This program: enqueue and deduplication, FIFO per
+ * repository, leases, retries and recorded steps. test_queue_shared.c has
+ * dead letters, stats and the queue shared by threads and processes; what
+ * only one backend has (LMDB's map, its files) is in test_queue_lmdb.c.
  */
-#include "clock.h"
-#include "hqtest.h"
-#include "queue.h"
-
-#include <lmdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <sched.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-
-static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void)
-{
-    return fake_now;
-}
-
-static hq_queue *open_q(uint32_t max_attempts, uint64_t map_size)
-{
-    struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = hqtest_dir();
-    o.max_attempts = max_attempts;
-    if (map_size)
-        o.map_size = map_size;
-    hq_queue *q = NULL;
-    int rc = hq_queue_open(&o, &q);
-    if (rc != 0)
-        fprintf(stderr, "open: %s\n", hq_strerror(rc));
-    REQUIRE(rc == 0);
-    return q;
-}
-
-static int enq(hq_queue *q, uint64_t repo, uint64_t hook, const char *delivery, uint64_t *id)
-{
-    char name[64];
-    snprintf(name, sizeof(name), "owner/repo%llu", (unsigned long long)repo);
-    struct hq_enqueue it = {.hook_id = hook,
-                            .delivery = delivery,
-                            .event = "push",
-                            .action = "",
-                            .repo_id = repo,
-                            .repo_name = name,
-                            .payload = "{\"x\":1}",
-                            .payload_len = 7};
-    int rc = hq_queue_enqueue(q, &it, 1);
-    if (id != NULL)
-        *id = it.id;
-    return rc != 0 ? rc : it.result;
-}
-
-static struct hq_event *lease(hq_queue *q, struct hq_lease *l)
-{
-    struct hq_event *ev = NULL;
-    int64_t next;
-    int rc = hq_queue_lease(q, "test", 60000, l, &ev, &next);
-    return rc == 0 ? ev : NULL;
-}
-
-static int count_cb(const struct hq_event *ev, void *arg)
-{
-    (void)ev;
-    (*(int *)arg)++;
-    return 0;
-}
-
-static int count_events(hq_queue *q)
-{
-    int n = 0;
-    CHECK_EQ(hq_queue_foreach_event(q, 0, false, count_cb, &n), 0);
-    return n;
-}
+#include "queue_case.h"
 
 HQ_TEST(enqueue_is_durable_across_reopen)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     uint64_t id;
     CHECK_EQ(enq(q, 7, 1, "d-1", &id), 0);
     CHECK(id > 0);
     hq_queue_close(q);
-    q = open_q(10, 0);
+    q = open_q(10);
     CHECK_EQ(count_events(q), 1);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -99,7 +30,7 @@ HQ_TEST(enqueue_is_durable_across_reopen)
 
 HQ_TEST(duplicate_pair_is_stored_once)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     uint64_t a, b;
     CHECK_EQ(enq(q, 1, 5, "same", &a), 0);
     CHECK_EQ(enq(q, 1, 5, "same", &b), HQ_EDUPLICATE);
@@ -113,7 +44,7 @@ HQ_TEST(duplicate_pair_is_stored_once)
 
 HQ_TEST(same_delivery_other_hook_is_new)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 5, "guid", NULL), 0);
     CHECK_EQ(enq(q, 1, 6, "guid", NULL), 0);
     CHECK_EQ(enq(q, 1, 0, "guid", NULL), 0); /* no hook id header counts as 0 */
@@ -123,7 +54,7 @@ HQ_TEST(same_delivery_other_hook_is_new)
 
 HQ_TEST(duplicate_within_one_batch)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     struct hq_enqueue it[2] = {
         {.hook_id = 1,
          .delivery = "x",
@@ -150,7 +81,7 @@ HQ_TEST(duplicate_within_one_batch)
 
 HQ_TEST(duplicate_of_done_event_is_still_duplicate)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "done-one", NULL), 0);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -166,8 +97,7 @@ HQ_TEST(dedup_window_expires)
 {
     hq_clock_set_hook(fake_clock);
     struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = hqtest_dir();
+    case_opts(&o);
     o.dedup_window_ms = 1000;
     hq_queue *q;
     REQUIRE(hq_queue_open(&o, &q) == 0);
@@ -182,7 +112,7 @@ HQ_TEST(dedup_window_expires)
 
 HQ_TEST(invalid_items_are_refused_alone)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     char longd[HQ_MAX_DELIVERY_LEN + 2];
     memset(longd, 'a', sizeof(longd) - 1);
     longd[sizeof(longd) - 1] = '\0';
@@ -216,7 +146,7 @@ HQ_TEST(invalid_items_are_refused_alone)
 
 HQ_TEST(fifo_per_repository)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     const char *order[] = {"a1", "b1", "a2", "b2", "a3"};
     for (int i = 0; i < 5; i++)
         CHECK_EQ(enq(q, order[i][0] == 'a' ? 1 : 2, 1, order[i], NULL), 0);
@@ -237,7 +167,7 @@ HQ_TEST(fifo_per_repository)
 
 HQ_TEST(one_lease_per_repository)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
     struct hq_lease l1, l2;
@@ -260,7 +190,7 @@ HQ_TEST(one_lease_per_repository)
 HQ_TEST(expired_lease_returns_repository_and_counts_attempt)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l1, l2;
     struct hq_event *ev = NULL;
@@ -286,7 +216,7 @@ HQ_TEST(expired_lease_returns_repository_and_counts_attempt)
 HQ_TEST(expired_leases_past_max_attempts_dead_letter)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(2, 0);
+    hq_queue *q = open_q(2);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
     struct hq_lease l;
@@ -310,7 +240,7 @@ HQ_TEST(expired_leases_past_max_attempts_dead_letter)
 HQ_TEST(renew_extends_the_lease)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l, l2;
     struct hq_event *ev = NULL;
@@ -329,7 +259,7 @@ HQ_TEST(renew_extends_the_lease)
 HQ_TEST(ready_longest_goes_first_and_back_of_line)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
     fake_now += 10;
@@ -355,7 +285,7 @@ HQ_TEST(ready_longest_goes_first_and_back_of_line)
 HQ_TEST(retry_waits_not_before_in_strict_order)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
     CHECK_EQ(enq(q, 2, 1, "b1", NULL), 0);
@@ -387,7 +317,7 @@ HQ_TEST(retry_waits_not_before_in_strict_order)
 HQ_TEST(rate_limit_wait_is_not_an_attempt)
 {
     hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -402,95 +332,9 @@ HQ_TEST(rate_limit_wait_is_not_an_attempt)
     hq_queue_close(q);
 }
 
-HQ_TEST(dead_letter_keeps_reason_and_repository_goes_on)
-{
-    hq_queue *q = open_q(10, 0);
-    uint64_t id;
-    CHECK_EQ(enq(q, 1, 1, "a1", &id), 0);
-    CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "first failure", HQ_STEP_NEW), 0);
-    ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_dead_letter(q, &l, "HTTP 422: Validation Failed"), 0);
-    ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    CHECK_STR(ev->delivery, "a2");
-    hq_event_free(ev);
-    struct hq_event *d = NULL;
-    REQUIRE(hq_queue_get_dead(q, id, true, &d) == 0);
-    CHECK_STR(d->reason, "HTTP 422: Validation Failed");
-    CHECK_EQ(d->attempts, 2); /* the retried one and the one that ended it */
-    CHECK(strstr(d->history, "first failure") != NULL);
-    CHECK(d->dead_at_ms > 0);
-    CHECK_STR(d->payload, "{\"x\":1}");
-    hq_event_free(d);
-    hq_queue_close(q);
-}
-
-HQ_TEST(replay_goes_to_tail_with_attempts_reset)
-{
-    hq_queue *q = open_q(10, 0);
-    uint64_t id;
-    CHECK_EQ(enq(q, 1, 9, "a1", &id), 0);
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    int64_t received = ev->received_at_ms;
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "boom", HQ_STEP_NEW), 0);
-    ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_dead_letter(q, &l, "gave up"), 0);
-    CHECK_EQ(enq(q, 1, 9, "a2", NULL), 0);
-    uint64_t nid = 0;
-    CHECK_EQ(hq_queue_replay(q, id, &nid), 0);
-    CHECK_EQ(hq_queue_replay(q, id, &nid), HQ_ENOTFOUND);
-    ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    CHECK_STR(ev->delivery, "a2"); /* the replayed one is behind a2 */
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_complete(q, &l), 0);
-    ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    CHECK_STR(ev->delivery, "a1");
-    CHECK_EQ(ev->hook_id, 9);
-    CHECK_EQ(ev->attempts, 0);
-    CHECK_EQ(ev->step, HQ_STEP_NEW);
-    CHECK_EQ(ev->received_at_ms, received);
-    CHECK(strstr(ev->history, "boom") != NULL);
-    CHECK_STR(ev->payload, "{\"x\":1}");
-    hq_event_free(ev);
-    struct hq_queue_stats st;
-    CHECK_EQ(hq_queue_stats(q, &st), 0);
-    CHECK_EQ(st.dead, 0);
-    hq_queue_close(q);
-}
-
-HQ_TEST(purge_removes_dead_letter)
-{
-    hq_queue *q = open_q(10, 0);
-    uint64_t id;
-    CHECK_EQ(enq(q, 1, 1, "a1", &id), 0);
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_dead_letter(q, &l, "x"), 0);
-    CHECK_EQ(hq_queue_purge(q, id), 0);
-    CHECK_EQ(hq_queue_purge(q, id), HQ_ENOTFOUND);
-    CHECK_EQ(hq_queue_get_dead(q, id, false, &ev), HQ_ENOTFOUND);
-    hq_queue_close(q);
-}
-
 HQ_TEST(steps_are_recorded_and_survive_retry)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -501,7 +345,7 @@ HQ_TEST(steps_are_recorded_and_survive_retry)
     CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_FAILURE, "3 tests failed"), 0);
     CHECK_EQ(hq_queue_retry(q, &l, 0, true, "502 on final", HQ_STEP_NEW), 0);
     hq_queue_close(q);
-    q = open_q(10, 0);
+    q = open_q(10);
     ev = lease(q, &l);
     REQUIRE(ev != NULL);
     CHECK_EQ(ev->step, HQ_STEP_CHECKED);
@@ -511,318 +355,9 @@ HQ_TEST(steps_are_recorded_and_survive_retry)
     hq_queue_close(q);
 }
 
-HQ_TEST(stats_report_the_queue)
-{
-    hq_clock_set_hook(fake_clock);
-    hq_queue *q = open_q(10, 0);
-    CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
-    CHECK_EQ(enq(q, 1, 1, "a2", NULL), 0);
-    CHECK_EQ(enq(q, 2, 1, "b1", NULL), 0);
-    CHECK_EQ(enq(q, 3, 1, "c1", NULL), 0);
-    fake_now += 3000;
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    struct hq_lease l2;
-    ev = lease(q, &l2);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_retry(q, &l2, fake_now + 10000, true, "x", HQ_STEP_NEW), 0);
-    struct hq_queue_stats st;
-    CHECK_EQ(hq_queue_stats(q, &st), 0);
-    CHECK_EQ(st.queued, 4);
-    CHECK_EQ(st.repositories, 3);
-    CHECK_EQ(st.leased, 1);
-    CHECK_EQ(st.ready, 1);
-    CHECK_EQ(st.waiting, 1);
-    CHECK_EQ(st.dead, 0);
-    CHECK_EQ(st.enqueued_total, 4);
-    CHECK(st.oldest_age_seconds >= 2.999 && st.oldest_age_seconds <= 3.001);
-    CHECK(st.map_used > 0 && st.map_size >= st.map_used);
-    hq_queue_close(q);
-}
-
-/* Enqueues deliveries of `size` bytes over 5 repositories until the queue
- * refuses one (or `max` went in); returns how many went in, *rc the refusal. */
-static int fill_until_refused(hq_queue *q, size_t size, int max, int *rc)
-{
-    char *big = malloc(size);
-    REQUIRE(big != NULL);
-    memset(big, 'x', size);
-    int stored = 0;
-    *rc = 0;
-    for (int i = 0; i < max; i++) {
-        char d[32];
-        snprintf(d, sizeof(d), "fill%d", i);
-        struct hq_enqueue it = {.delivery = d,
-                                .event = "push",
-                                .repo_id = 1 + (uint64_t)(i % 5),
-                                .repo_name = "o/r",
-                                .payload = big,
-                                .payload_len = size};
-        if ((*rc = hq_queue_enqueue(q, &it, 1)) != 0)
-            break;
-        stored++;
-    }
-    free(big);
-    return stored;
-}
-
-HQ_TEST(full_map_fails_cleanly)
-{
-    hq_queue *q = open_q(10, 256 * 1024);
-    int rc;
-    int stored = fill_until_refused(q, 16 * 1024, 100, &rc);
-    CHECK_EQ(rc, HQ_EFULL);
-    CHECK(stored > 0);
-    hq_queue_close(q);
-    q = open_q(10, 256 * 1024);
-    CHECK_EQ(count_events(q), stored);
-    /* Work goes on: a lease and a completion free space. */
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_complete(q, &l), 0);
-    CHECK_EQ(count_events(q), stored - 1);
-    hq_queue_close(q);
-}
-
-/* A real full disk: a 24 MiB tmpfs in a mount namespace of this case alone
- * (root only; skipped otherwise). The map is larger than the disk, so the
- * disk fills first: enqueue must fail with HQ_EFULL (LMDB's short write is
- * recognised as a full disk), the database must stay usable, and everything
- * acknowledged must still be there after reopening. */
-HQ_TEST(full_disk_fails_cleanly)
-{
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/small", hqtest_dir());
-    REQUIRE(mkdir(dir, 0700) == 0);
-    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", dir, "tmpfs", 0, "size=24m") != 0) {
-        SKIP("needs root and a mount namespace to mount a small tmpfs");
-    }
-    /* Ballast the operator can delete to free space. */
-    char ballast[600];
-    snprintf(ballast, sizeof(ballast), "%s/ballast", dir);
-    FILE *fp = fopen(ballast, "w");
-    REQUIRE(fp != NULL);
-    static char chunk[1 << 20];
-    for (int i = 0; i < 4; i++)
-        REQUIRE(fwrite(chunk, 1, sizeof(chunk), fp) == sizeof(chunk));
-    fclose(fp);
-    struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = dir;
-    o.map_size = 256ull << 20;
-    hq_queue *q;
-    REQUIRE(hq_queue_open(&o, &q) == 0);
-    int rc;
-    int stored = fill_until_refused(q, 64 * 1024, 2000, &rc);
-    CHECK_EQ(rc, HQ_EFULL);
-    CHECK(stored > 10);
-    CHECK_EQ(count_events(q), stored); /* reads go on */
-    /* The operator frees space: work goes on. */
-    REQUIRE(unlink(ballast) == 0);
-    struct hq_lease l;
-    struct hq_event *ev = lease(q, &l);
-    REQUIRE(ev != NULL);
-    hq_event_free(ev);
-    CHECK_EQ(hq_queue_complete(q, &l), 0);
-    CHECK_EQ(enq(q, 1, 1, "after-space-freed", NULL), 0);
-    hq_queue_close(q);
-    REQUIRE(hq_queue_open(&o, &q) == 0);
-    CHECK_EQ(count_events(q), stored);
-    hq_queue_close(q);
-    printf("  %d deliveries of 64 KiB stored before the 24 MiB disk was full\n", stored);
-    umount2(dir, MNT_DETACH);
-}
-
-static int fail_commit(void *arg)
-{
-    (void)arg;
-    return -EIO;
-}
-
-HQ_TEST(failed_commit_stores_nothing)
-{
-    hq_queue *q = open_q(10, 0);
-    hq_queue_set_commit_hook(q, fail_commit, NULL);
-    uint64_t id = 99;
-    CHECK_EQ(enq(q, 1, 1, "a1", &id), -EIO);
-    CHECK_EQ(id, 0);
-    hq_queue_set_commit_hook(q, NULL, NULL);
-    CHECK_EQ(count_events(q), 0);
-    CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0); /* not remembered as a duplicate */
-    hq_queue_close(q);
-}
-
-HQ_TEST(newer_schema_is_refused)
-{
-    hq_queue *q = open_q(10, 0);
-    hq_queue_close(q);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 16);
-    REQUIRE(mdb_env_open(env, hqtest_dir(), 0, 0600) == 0);
-    REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-    REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
-    uint8_t v[8] = {0, 0, 0, 0, 0, 0, 0, 2};
-    MDB_val key = {14, "schema_version"}, val = {8, v};
-    REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-    struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = hqtest_dir();
-    CHECK_EQ(hq_queue_open(&o, &q), HQ_ESCHEMA);
-    o.read_only = true;
-    CHECK_EQ(hq_queue_open(&o, &q), HQ_ESCHEMA);
-}
-
-HQ_TEST(read_only_open_of_missing_database)
-{
-    struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/nothing-here", hqtest_dir());
-    o.path = path;
-    o.read_only = true;
-    hq_queue *q;
-    CHECK_EQ(hq_queue_open(&o, &q), -ENOENT);
-    CHECK(access(path, F_OK) != 0); /* and nothing was created */
-}
-
-HQ_TEST(read_only_handle_refuses_writes)
-{
-    hq_queue *q = open_q(10, 0);
-    CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
-    struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = hqtest_dir();
-    o.read_only = true;
-    hq_queue *ro;
-    REQUIRE(hq_queue_open(&o, &ro) == 0);
-    CHECK_EQ(count_events(ro), 1);
-    CHECK_EQ(enq(ro, 1, 1, "a2", NULL), -EROFS);
-    hq_queue_close(ro);
-    hq_queue_close(q);
-}
-
-struct thr_arg {
-    hq_queue *q;
-    int t;
-};
-
-static void *enqueue_thread(void *p)
-{
-    struct thr_arg *a = p;
-    for (int i = 0; i < 50; i++) {
-        char d[32];
-        snprintf(d, sizeof(d), "t%d-%d", a->t, i);
-        CHECK_EQ(enq(a->q, 1 + (uint64_t)a->t % 4, 1, d, NULL), 0);
-    }
-    return NULL;
-}
-
-HQ_TEST(concurrent_writes_share_commits)
-{
-    hq_queue *q = open_q(10, 0);
-    pthread_t th[16];
-    struct thr_arg args[16];
-    for (int i = 0; i < 16; i++) {
-        args[i] = (struct thr_arg){q, i};
-        pthread_create(&th[i], NULL, enqueue_thread, &args[i]);
-    }
-    for (int i = 0; i < 16; i++)
-        pthread_join(th[i], NULL);
-    CHECK_EQ(count_events(q), 800);
-    struct hq_queue_commit_stats cs;
-    hq_queue_commit_stats(q, &cs);
-    CHECK_EQ(cs.ops, 800);
-    CHECK(cs.commits < cs.ops); /* grouped */
-    printf("  800 enqueues in %llu commits\n", (unsigned long long)cs.commits);
-    hq_queue_close(q);
-}
-
-HQ_TEST(import_dead_round_trip)
-{
-    hq_queue *q = open_q(10, 0);
-    struct hq_event in = {.repo_id = 4,
-                          .hook_id = 2,
-                          .received_at_ms = 1234,
-                          .repo_name = "o/r",
-                          .delivery = "imp",
-                          .event = "push",
-                          .action = "",
-                          .check_desc = "",
-                          .history = "[]",
-                          .reason = "from elsewhere",
-                          .payload = "{\"a\":2}",
-                          .payload_len = 7,
-                          .attempts = 3,
-                          .dead_at_ms = 5678};
-    uint64_t id;
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), 0);
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_EDUPLICATE);
-    struct hq_event *d;
-    REQUIRE(hq_queue_get_dead(q, id, true, &d) == 0);
-    CHECK_STR(d->reason, "from elsewhere");
-    CHECK_EQ(d->attempts, 3);
-    CHECK_EQ(d->received_at_ms, 1234);
-    CHECK_STR(d->payload, "{\"a\":2}");
-    hq_event_free(d);
-    hq_queue_close(q);
-}
-
-static int count_dead_cb(const struct hq_event *ev, void *arg)
-{
-    (void)ev;
-    (*(int *)arg)++;
-    return 0;
-}
-
-HQ_TEST(bad_import_is_refused_and_stores_nothing)
-{
-    hq_queue *q = open_q(10, 0);
-    static char reason[HQ_MAX_REASON_LEN + 10];
-    memset(reason, 'r', sizeof(reason) - 1);
-    struct hq_event in = {.repo_id = 4,
-                          .repo_name = "o/r",
-                          .delivery = "big",
-                          .event = "push",
-                          .reason = reason,
-                          .payload = "{}",
-                          .payload_len = 2};
-    uint64_t id;
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_ETOOBIG);
-    in.reason = "ok";
-    in.step = 9;
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), -EINVAL);
-    in.step = 0;
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), 0);
-    int n = 0;
-    CHECK_EQ(hq_queue_foreach_dead(q, false, count_dead_cb, &n), 0);
-    CHECK_EQ(n, 1);
-    /* A delivery this host already has queued is a duplicate. */
-    CHECK_EQ(enq(q, 1, 1, "queued-here", NULL), 0);
-    in.delivery = "queued-here";
-    in.hook_id = 1;
-    CHECK_EQ(hq_queue_import_dead(q, &in, &id), HQ_EDUPLICATE);
-    struct hq_queue_stats st;
-    CHECK_EQ(hq_queue_stats(q, &st), 0);
-    CHECK_EQ(st.dead, 1);
-    CHECK_EQ(st.dead_total, 1);
-    hq_queue_close(q);
-}
-
 HQ_TEST(retry_records_the_step_it_reached)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -845,7 +380,7 @@ HQ_TEST(retry_records_the_step_it_reached)
 
 HQ_TEST(steps_never_go_backwards)
 {
-    hq_queue *q = open_q(10, 0);
+    hq_queue *q = open_q(10);
     CHECK_EQ(enq(q, 1, 1, "a1", NULL), 0);
     struct hq_lease l;
     struct hq_event *ev = lease(q, &l);
@@ -859,101 +394,6 @@ HQ_TEST(steps_never_go_backwards)
     CHECK_EQ(ev->step, HQ_STEP_CHECKED);
     CHECK_STR(ev->check_desc, "fine");
     hq_event_free(ev);
-    hq_queue_close(q);
-}
-
-HQ_TEST(wait_wakes_on_enqueue_from_other_process)
-{
-    hq_queue *q = open_q(10, 0);
-    uint32_t seen = hq_queue_wake_seq(q);
-    pid_t pid = fork();
-    if (pid == 0) {
-        usleep(100000);
-        hq_queue *q2 = open_q(10, 0);
-        int rc = enq(q2, 1, 1, "wake", NULL);
-        hq_queue_close(q2);
-        _exit(rc == 0 ? 0 : 1);
-    }
-    int64_t t0 = hq_mono_ms();
-    while (hq_queue_wake_seq(q) == seen && hq_mono_ms() - t0 < 5000)
-        hq_queue_wait(q, seen, 5000);
-    int64_t waited = hq_mono_ms() - t0;
-    int status;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(hq_queue_wake_seq(q) != seen);
-    CHECK(waited < 2000);
-    CHECK_EQ(count_events(q), 1);
-    hq_queue_close(q);
-}
-
-/* Several processes lease concurrently: never two holders of one repository,
- * and each repository's events are completed in FIFO order. */
-HQ_TEST(exclusivity_and_order_across_processes)
-{
-    enum { REPOS = 8, PER = 40, PROCS = 4 };
-    hq_queue *q = open_q(10, 0);
-    for (int i = 0; i < PER; i++) {
-        for (int r = 1; r <= REPOS; r++) {
-            char d[32];
-            snprintf(d, sizeof(d), "%d-%04d", r, i);
-            CHECK_EQ(enq(q, (uint64_t)r, 1, d, NULL), 0);
-        }
-    }
-    hq_queue_close(q);
-    struct shared {
-        _Atomic int holders[REPOS + 1];
-        _Atomic int violations;
-        _Atomic int next_index[REPOS + 1];
-        _Atomic int order_errors;
-        _Atomic int done;
-    } *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(sh != MAP_FAILED);
-    memset(sh, 0, sizeof(*sh));
-    pid_t pids[PROCS];
-    for (int p = 0; p < PROCS; p++) {
-        pids[p] = fork();
-        if (pids[p] == 0) {
-            hq_queue *cq = open_q(10, 0);
-            while (atomic_load(&sh->done) < REPOS * PER) {
-                struct hq_lease l;
-                struct hq_event *ev = NULL;
-                int64_t next;
-                int rc = hq_queue_lease(cq, "p", 60000, &l, &ev, &next);
-                if (rc == HQ_ENOTREADY) {
-                    usleep(200);
-                    continue;
-                }
-                if (rc != 0)
-                    _exit(3);
-                int r = (int)ev->repo_id;
-                if (atomic_fetch_add(&sh->holders[r], 1) != 0)
-                    atomic_fetch_add(&sh->violations, 1);
-                int idx = (int)strtol(strchr(ev->delivery, '-') + 1, NULL, 10);
-                if (idx != atomic_load(&sh->next_index[r]))
-                    atomic_fetch_add(&sh->order_errors, 1);
-                atomic_store(&sh->next_index[r], idx + 1);
-                usleep(100);
-                atomic_fetch_sub(&sh->holders[r], 1);
-                hq_event_free(ev);
-                if (hq_queue_complete(cq, &l) != 0)
-                    _exit(4);
-                atomic_fetch_add(&sh->done, 1);
-            }
-            hq_queue_close(cq);
-            _exit(0);
-        }
-    }
-    for (int p = 0; p < PROCS; p++) {
-        int status;
-        waitpid(pids[p], &status, 0);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
-    CHECK_EQ(atomic_load(&sh->violations), 0);
-    CHECK_EQ(atomic_load(&sh->order_errors), 0);
-    CHECK_EQ(atomic_load(&sh->done), REPOS * PER);
-    q = open_q(10, 0);
-    CHECK_EQ(count_events(q), 0);
     hq_queue_close(q);
 }
 

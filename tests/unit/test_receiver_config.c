@@ -46,8 +46,8 @@ HQ_TEST(defaults)
     struct receiver_config c;
     struct hq_cfgerr err = {{0}};
     REQUIRE(receiver_config_load(&c, &err) == 0);
-    CHECK_STR(c.db_path, "/var/lib/hookq");
-    CHECK_EQ(c.map_size, 4ull << 30);
+    CHECK_STR(c.queue.db, "/var/lib/hookq");
+    CHECK_EQ(c.queue.lmdb.map_size, 4ull << 30);
     CHECK(!c.listen.is_unix);
     CHECK_STR(c.listen.host, "127.0.0.1");
     CHECK_STR(c.listen.port, "8080");
@@ -57,10 +57,10 @@ HQ_TEST(defaults)
     CHECK_STR(c.events[0], "push");
     CHECK_STR(c.events[1], "pull_request");
     CHECK(c.events[2] == NULL);
-    CHECK(c.log_json);
-    CHECK_EQ(c.log_level, HQ_LOG_INFO);
-    CHECK_EQ(c.dedup_window_ms, 7ll * 86400000);
-    CHECK(c.sync);
+    CHECK(c.log.json);
+    CHECK_EQ(c.log.level, HQ_LOG_INFO);
+    CHECK_EQ(c.queue.dedup_window_ms, 7ll * 86400000);
+    CHECK(!c.queue.no_sync);
     CHECK_EQ(hq_sigkeys_count(c.keys), 2);
     CHECK_STR(hq_sigkeys_secret(c.keys, 1), "s3cret-two");
     receiver_config_free(&c);
@@ -81,15 +81,15 @@ HQ_TEST(values_with_units)
     struct receiver_config c;
     struct hq_cfgerr err = {{0}};
     REQUIRE(receiver_config_load(&c, &err) == 0);
-    CHECK_EQ(c.map_size, 1 << 20);
+    CHECK_EQ(c.queue.lmdb.map_size, 1 << 20);
     CHECK_EQ(c.max_body, 64 << 10);
-    CHECK_EQ(c.dedup_window_ms, 3ll * 86400000);
-    CHECK(!c.sync);
+    CHECK_EQ(c.queue.dedup_window_ms, 3ll * 86400000);
+    CHECK(c.queue.no_sync);
     CHECK(c.all_events);
     CHECK(c.listen.is_unix);
     CHECK_STR(c.listen.path, "/run/hookq/receiver.sock");
-    CHECK(!c.log_json);
-    CHECK_EQ(c.log_level, HQ_LOG_DEBUG);
+    CHECK(!c.log.json);
+    CHECK_EQ(c.log.level, HQ_LOG_DEBUG);
     CHECK_EQ(c.timeout_s, 2);
     receiver_config_free(&c);
 }

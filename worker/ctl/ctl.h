@@ -63,7 +63,7 @@ int ctl_stopped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 enum ctl_mode { CTL_READ_ONLY, CTL_READ_WRITE, CTL_READ_WRITE_CREATE };
 
 struct ctl {
-    const char *db; /* database directory (--db, $HOOKQ_DB, /var/lib/hookq) */
+    const char *db; /* --db; NULL: ctl_open sets $HOOKQ_DB or HQ_DEFAULT_DB */
     hq_queue *q;    /* set by ctl_open; closed by main */
     int64_t now_ms; /* one "now" for a whole command */
 };
@@ -71,7 +71,8 @@ struct ctl {
 /* A command: argv[0] is its name; returns an exit status, or CTL_HELP. */
 typedef int (*ctl_cmd_fn)(struct ctl *c, int argc, char **argv);
 
-/* Opens c->db in mode; prints one line and returns an exit status on failure. */
+/* Reads the shared settings (settings.h) and opens c->db in mode; prints
+ * one line and returns an exit status on failure. */
 int ctl_open(struct ctl *c, enum ctl_mode mode);
 
 /* Prints the complete --help text on stdout; returns CTL_OK. */

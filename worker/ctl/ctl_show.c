@@ -70,6 +70,8 @@ int ctl_cmd_stats(struct ctl *c, int argc, char **argv)
                 {"map_size", st.map_size},
                 {"map_used", st.map_used}};
     size_t nrows = sizeof(rows) / sizeof(rows[0]);
+    if (!st.has_map)
+        nrows -= 2; /* the map rows come last: only a backend with a map has them */
     if (json) {
         cJSON *o = cJSON_CreateObject();
         bool ok = o != NULL;

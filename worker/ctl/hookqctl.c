@@ -11,23 +11,21 @@
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define CTL_DEFAULT_DB      "/var/lib/hookq"
-#define CTL_NEW_DB_MAP_SIZE (4ull << 30)
 
 static const char usage_text[] =
     "usage: hookqctl [--db PATH] COMMAND [OPTIONS]\n"
     "\n"
     "Inspects and repairs a hookq queue. PATH is the database directory\n"
-    "(default: $HOOKQ_DB, else " CTL_DEFAULT_DB ").\n"
+    "(default: $HOOKQ_DB, else " HQ_DEFAULT_DB ").\n"
     "\n"
     "Commands:\n"
     "  stats [--json]\n"
@@ -85,7 +83,8 @@ static const char usage_text[] =
     "stopped there without a message, as a shell shows a tool ended by SIGPIPE.\n"
     "\n"
     "Environment: HOOKQ_DB (database), HOOKQ_MAP_SIZE (map size when writing;\n"
-    "default: the database's own, 4GiB for a new one).\n";
+    "default: the database's own, 4GiB for a new one), HOOKQ_SYNC, HOOKQ_LOG_FORMAT\n"
+    "and HOOKQ_LOG_LEVEL, with the services' bounds.\n";
 
 int ctl_usage(void)
 {
@@ -111,49 +110,39 @@ int ctl_finish_output(int status)
 int ctl_open(struct ctl *c, enum ctl_mode mode)
 {
     struct hq_queue_opts o;
-    hq_queue_opts_default(&o);
-    o.path = c->db;
-    o.read_only = mode == CTL_READ_ONLY;
-
-    char datafile[4096];
-    int n = snprintf(datafile, sizeof(datafile), "%s/data.mdb", c->db);
-    if (n < 0 || (size_t)n >= sizeof(datafile)) {
-        ctl_err("database path too long: %.64s...", c->db);
+    struct hq_log_settings log;
+    struct hq_cfgerr cerr;
+    /* The services' settings, with their messages; the database keeps its
+     * own map size unless the operator gives one. --db wins over HOOKQ_DB. */
+    if (hq_settings_queue(&o, HQ_SETTINGS_KEEP_MAP_SIZE, &cerr) != 0 ||
+        (c->db != NULL && hq_settings_db("--db", c->db, &cerr) != 0) ||
+        hq_settings_log(&log, &cerr) != 0) {
+        ctl_err("%s", cerr.msg);
         return CTL_USAGE;
     }
-    struct stat st;
-    bool exists = stat(datafile, &st) == 0;
+    hq_log_setup("hookqctl", log.json, log.level);
+    if (c->db == NULL)
+        c->db = o.db;
+    o.db = c->db;
+    o.read_only = mode == CTL_READ_ONLY;
     /* Only import may create a database: replay or purge at a mistyped path
      * must not leave an empty queue behind. */
-    if (!exists && mode != CTL_READ_WRITE_CREATE) {
-        ctl_err("no hookq database at %s (set --db or HOOKQ_DB)", c->db);
-        return CTL_USAGE;
-    }
-    if (!o.read_only) {
-        /* The database keeps its own map size unless the operator says;
-         * 0 tells LMDB to use the size stored in the file. */
-        struct hq_cfgerr cerr;
-        uint64_t map_size;
-        if (hq_env_size("HOOKQ_MAP_SIZE", exists ? 0 : CTL_NEW_DB_MAP_SIZE, 0, 1ull << 44,
-                        &map_size, &cerr) != 0) {
-            ctl_err("%s", cerr.msg);
-            return CTL_USAGE;
-        }
-        o.map_size = map_size;
-    }
+    o.no_create = mode != CTL_READ_WRITE_CREATE;
+    char shown[256];
+    hq_settings_mask_db(c->db, shown, sizeof(shown));
     int rc = hq_queue_open(&o, &c->q);
     if (rc == -ENOENT) {
-        ctl_err("no hookq database at %s (set --db or HOOKQ_DB)", c->db);
+        ctl_err("no hookq database at %s (set --db or HOOKQ_DB)", shown);
         return CTL_USAGE;
     }
     if (rc == HQ_ESCHEMA) {
         ctl_err("%s: not a hookq database of a schema this hookqctl %s knows "
                 "(written by a newer hookq?); nothing was changed",
-                c->db, HOOKQ_VERSION);
+                shown, HOOKQ_VERSION);
         return CTL_USAGE;
     }
     if (rc != 0) {
-        ctl_err("cannot open the database at %s: %s", c->db, hq_strerror(rc));
+        ctl_err("cannot open the database at %s: %s", shown, hq_strerror(rc));
         return rc == -EACCES || rc == -EPERM ? CTL_USAGE : CTL_FAIL;
     }
     return CTL_OK;
@@ -177,7 +166,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    struct ctl c = {hq_env_str("HOOKQ_DB", CTL_DEFAULT_DB), NULL, 0};
+    struct ctl c = {NULL, NULL, 0}; /* ctl_open resolves the database */
     int ch;
     ctl_signals_install();
     opterr = 0;
