@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 static const char usage_text[] =
     "usage: hookqctl [--db PATH] COMMAND [OPTIONS]\n"
     "\n"
