@@ -7,8 +7,9 @@
  *
  *   powerloss_apply DIR
  *
- * Prints one line per journal: "FILE: undid N writes (B bytes restored),
- * P synced writes kept[, torn tail ignored]". Exit status 0, or 1 with a
+ * Prints one line per journal: "FILE: dropped N unsynced writes (B bytes
+ * restored), P synced writes kept[, torn tail ignored]"; a write whose undo
+ * changes nothing (all of it synced later) is not counted as dropped. Exit status 0, or 1 with a
  * line on stderr (the journal is then kept).
  */
 #include "powerloss_journal.h"
@@ -37,8 +38,9 @@ struct pins {
 };
 
 struct stats {
-    unsigned long undone, kept;
-    uint64_t bytes;
+    unsigned long dropped; /* undos that changed the file: writes lost */
+    unsigned long kept;    /* pins: writes synced on their own */
+    uint64_t bytes;        /* bytes restored */
     int torn;
 };
 
@@ -74,9 +76,10 @@ static int write_all(int fd, const char *buf, uint64_t len, uint64_t off)
 }
 
 /* Writes buf at off except where pins[from..] cover it (those bytes were
- * synced after buf's undo was taken, so they stay). */
+ * synced after buf's undo was taken, so they stay); adds what it wrote to
+ * *done. */
 static int restore(int fd, const struct pins *p, size_t from, const char *buf, uint64_t off,
-                   uint64_t len)
+                   uint64_t len, uint64_t *done)
 {
     for (size_t i = from; i < p->n && len > 0; i++) {
         const struct range *r = &p->v[i];
@@ -84,11 +87,12 @@ static int restore(int fd, const struct pins *p, size_t from, const char *buf, u
             continue;
         uint64_t lo = r->off > off ? r->off : off;
         uint64_t hi = r->off + r->len < off + len ? r->off + r->len : off + len;
-        int rc = restore(fd, p, i + 1, buf, off, lo - off);
+        int rc = restore(fd, p, i + 1, buf, off, lo - off, done);
         if (rc != 0)
             return rc;
-        return restore(fd, p, i + 1, buf + (hi - off), hi, off + len - hi);
+        return restore(fd, p, i + 1, buf + (hi - off), hi, off + len - hi, done);
     }
+    *done += len;
     return len > 0 ? write_all(fd, buf, len, off) : 0;
 }
 
@@ -145,8 +149,9 @@ static int apply(int jfd, int fd, struct stats *s)
             s->kept++;
             continue;
         }
-        uint64_t size = r.size > pins.end ? r.size : pins.end;
-        if (ftruncate(fd, (off_t)size) != 0) {
+        uint64_t size = r.size > pins.end ? r.size : pins.end, restored = 0;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || ftruncate(fd, (off_t)size) != 0) {
             rc = -errno;
             goto out;
         }
@@ -158,11 +163,11 @@ static int apply(int jfd, int fd, struct stats *s)
             }
             buf = b;
             if ((rc = read_at(jfd, buf, (size_t)r.len, at[i] + sizeof(r))) != 0 ||
-                (rc = restore(fd, &pins, 0, buf, r.off, r.len)) != 0)
+                (rc = restore(fd, &pins, 0, buf, r.off, r.len, &restored)) != 0)
                 goto out;
         }
-        s->undone++;
-        s->bytes += r.len;
+        s->dropped += restored > 0 || (uint64_t)st.st_size != size;
+        s->bytes += restored;
     }
     if (fsync(fd) != 0)
         rc = -errno;
@@ -195,8 +200,9 @@ static int apply_one(const char *dir, const char *name)
         goto out;
     if (unlink(jpath) != 0)
         rc = -errno;
-    printf("%s: undid %lu writes (%" PRIu64 " bytes restored), %lu synced writes kept%s\n", path,
-           s.undone, s.bytes, s.kept, s.torn ? ", torn tail ignored" : "");
+    printf("%s: dropped %lu unsynced writes (%" PRIu64 " bytes restored), %lu synced writes "
+           "kept%s\n",
+           path, s.dropped, s.bytes, s.kept, s.torn ? ", torn tail ignored" : "");
 out:
     if (rc != 0)
         fprintf(stderr, "powerloss_apply: %s: %s\n", jpath, strerror(-rc));
