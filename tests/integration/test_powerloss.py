@@ -83,7 +83,10 @@ def survey(db):
         return "hookqctl or mdb_stat hung", {}
     for name, p in (("hookqctl stats", st), ("hookqctl list", ls), ("mdb_stat", ms)):
         if p.returncode != 0:
-            return f"{name} exited {p.returncode}: {p.stderr.strip()[:200]}", {}
+            how = (f"died of {signal.Signals(-p.returncode).name}" if p.returncode < 0
+                   else f"exited {p.returncode}")
+            last = (p.stderr.strip().splitlines() or [""])[-1][:160]
+            return f"{name} {how}" + (f": {last}" if last else ""), {}
     stored = {}
     for line in ls.stdout.splitlines():
         if line.strip():

@@ -67,6 +67,8 @@ struct pl_file {
     int jfd;              /* the undo journal, FILE.plundo */
     uint64_t jlen;        /* bytes appended to it since the last sync */
     pthread_mutex_t lock; /* serializes jfd/jlen with the file's writes, syncs */
+    int skip_last_sync;   /* HQ_POWERLOSS_SKIP_LAST_SYNC when it was opened */
+    int skip_data_sync;   /* HQ_POWERLOSS_SKIP_DATA_SYNC when it was opened */
     char path[PATH_MAX];
 };
 
@@ -96,8 +98,6 @@ static struct {
 } real;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int skip_last_sync;
-static int skip_data_sync;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER; /* files[], nfiles */
 static struct pl_file files[PL_MAX_FILES];
 static _Atomic int nfiles;
@@ -145,8 +145,6 @@ static void init(void)
     RESOLVE(sync);
     RESOLVE(mmap);
 #undef RESOLVE
-    skip_last_sync = env_flag("HQ_POWERLOSS_SKIP_LAST_SYNC");
-    skip_data_sync = env_flag("HQ_POWERLOSS_SKIP_DATA_SYNC");
 }
 
 static void ensure_init(void)
@@ -255,6 +253,10 @@ static struct pl_file *file_for(const struct stat *st, const char *path)
     nf->ino = st->st_ino;
     nf->jfd = jfd;
     nf->jlen = 0;
+    /* Read here, not at load: a sanitizer runtime loaded first may call in
+     * before the environment is set up. */
+    nf->skip_last_sync = env_flag("HQ_POWERLOSS_SKIP_LAST_SYNC");
+    nf->skip_data_sync = env_flag("HQ_POWERLOSS_SKIP_DATA_SYNC");
     pthread_mutex_init(&nf->lock, NULL);
     f = nf;
     atomic_store(&nfiles, count + 1);
@@ -526,7 +528,8 @@ static ssize_t tracked_write(struct pl_file *f, int fd, const struct iovec *iov,
         n = real.writev(fd, iov, iovcnt);
     else
         n = real.pwritev(fd, iov, iovcnt, off);
-    if (n > 0 && fds[fd].dsync && !skip_last_sync && journal_pin(f, (uint64_t)where, (uint64_t)n))
+    if (n > 0 && fds[fd].dsync && !f->skip_last_sync &&
+        journal_pin(f, (uint64_t)where, (uint64_t)n))
         fprintf(stderr, "powerloss: %s: could not pin a synced write\n", f->path);
 out:
     pthread_mutex_unlock(&f->lock);
@@ -614,7 +617,7 @@ static int tracked_sync(int fd, int (*sync_fn)(int))
     struct pl_file *f = tracked(fd);
     if (f == NULL)
         return sync_fn(fd);
-    if (skip_data_sync)
+    if (f->skip_data_sync)
         return 0;
     pthread_mutex_lock(&f->lock);
     int rc = sync_fn(fd);
@@ -641,10 +644,10 @@ int fdatasync(int fd)
  * syncfs: the tests keep all tracked files in one directory). */
 static void reset_all(void)
 {
-    if (skip_data_sync)
-        return;
     int count = atomic_load(&nfiles);
     for (int i = 0; i < count; i++) {
+        if (files[i].skip_data_sync)
+            continue;
         pthread_mutex_lock(&files[i].lock);
         journal_reset(&files[i]);
         pthread_mutex_unlock(&files[i].lock);
