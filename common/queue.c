@@ -24,7 +24,7 @@ struct hq_queue {
 
 static const struct hq_queue_backend *const backends[] = {&hq_queue_lmdb_backend};
 
-/* Schemes of backends that are designed (design §7) but not in this build. */
+/* Schemes of backends that are designed (schema/design.md §7) but not in this build. */
 static const struct {
     const char *scheme;
     const char *why;

@@ -5,10 +5,10 @@
  * call's arguments once and forwards it to the backend that hq_queue_open
  * picked from the database name (queue_backend.h): a directory is LMDB (one
  * file shared by several processes on one host, queue_lmdb*.c); a
- * postgresql:// URI is the PostgreSQL backend of design §7, not built yet.
+ * postgresql:// URI is the PostgreSQL backend of schema/design.md §7, not built yet.
  * The worker, the receiver and hookqctl never see a backend type.
  *
- * Contract (design §2):
+ * Contract (schema/design.md §2):
  *  - Every write returns only when its commit is durable (unless the queue
  *    was opened with no_sync). Writes from concurrent threads of one process
  *    are combined into one transaction and one sync (group commit); each call
@@ -38,7 +38,7 @@
 
 typedef struct hq_queue hq_queue;
 
-/* Last step of an event recorded durably (design §4). */
+/* Last step of an event recorded durably (schema/design.md §4). */
 enum hq_step {
     HQ_STEP_NEW = 0,            /* nothing done yet */
     HQ_STEP_PENDING_POSTED = 1, /* the pending status was posted (or skipped) */
@@ -106,7 +106,7 @@ struct hq_queue_opts {
     } lmdb;
 };
 
-/* Defaults of design §5: HQ_DEFAULT_DB, 4 GiB map, 7 day dedup window, 10
+/* Defaults of schema/design.md §5: HQ_DEFAULT_DB, 4 GiB map, 7 day dedup window, 10
  * attempts. */
 void hq_queue_opts_default(struct hq_queue_opts *o);
 

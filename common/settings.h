@@ -1,6 +1,6 @@
 /*
  * settings: the variables that hookq-receiver, hookq-worker and hookqctl
- * all read (design §5), parsed here once so that each has one default, one
+ * all read (schema/design.md §5), parsed here once so that each has one default, one
  * bound and one message for all three: the queue's HOOKQ_DB, HOOKQ_MAP_SIZE
  * and HOOKQ_SYNC, and the logs' HOOKQ_LOG_FORMAT and HOOKQ_LOG_LEVEL. The
  * --help rows of these variables come from here too.

@@ -1,5 +1,5 @@
 /*
- * test_queue: the conformance suite of the queue contract (design §2), one
+ * test_queue: the conformance suite of the queue contract (schema/design.md §2), one
  * case per line of it, written against queue.h alone and run once per
  * backend (queue_case.h). This program: enqueue and deduplication, FIFO per
  * repository, leases, retries and recorded steps. test_queue_shared.c has
