@@ -22,6 +22,7 @@ const char *hq_strerror(int code)
     case HQ_ESHUTDOWN: return "shutting down";
     case HQ_ETIMEOUT: return "timed out";
     case HQ_EHTTP: return "HTTP transport error";
+    case HQ_EDBLOST: return "the database file is empty or truncated (its contents were lost)";
     default: break;
     }
     if (code < 0 && code > HQ_ERR_BASE) {

@@ -27,7 +27,8 @@ enum {
     HQ_ESHUTDOWN = -10013,  /* the component is shutting down */
     HQ_ETIMEOUT = -10014,   /* an operation ran out of time */
     HQ_EHTTP = -10015,      /* transport-level HTTP failure */
-    HQ_ERR_LAST = -10016,
+    HQ_EDBLOST = -10016,    /* the database file is empty or shorter than its header */
+    HQ_ERR_LAST = -10017,
 };
 
 /* Returns a static description of any code (errno or project code). Thread-safe. */

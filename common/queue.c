@@ -119,6 +119,13 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     return hq_queue_open_backend(be, o, out);
 }
 
+const char *hq_queue_open_notice(hq_queue *q)
+{
+    if (q == NULL || q->be->open_notice == NULL)
+        return NULL;
+    return q->be->open_notice(q->h);
+}
+
 void hq_queue_close(hq_queue *q)
 {
     if (q == NULL)

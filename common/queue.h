@@ -127,6 +127,17 @@ HQ_WUR int hq_queue_check_db(const char *db, const char **why);
  * On failure *out is untouched and nothing is left open.
  */
 HQ_WUR int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out);
+/*
+ * What the open found and repaired that the operator must hear of, or NULL:
+ * for LMDB, an empty data.mdb (a power loss under HOOKQ_SYNC=false, a copy
+ * cut short) that the open started as a new, empty queue. The services log
+ * it as an error at start. The text is the queue's, valid until close. A
+ * database file shorter than its header that is not empty, and any damaged
+ * file a read-only or no_create open finds, fail the open with HQ_EDBLOST
+ * instead.
+ */
+const char *hq_queue_open_notice(hq_queue *q);
+
 /* Closes q (NULL is fine). No call on q may be running or follow. */
 void hq_queue_close(hq_queue *q);
 

@@ -58,6 +58,9 @@ struct hq_queue_backend {
     uint32_t (*wake_seq)(void *h);
     void (*wait)(void *h, uint32_t seen, int64_t timeout_ms);
     void (*set_commit_hook)(void *h, int (*hook)(void *arg), void *arg);
+    /* What the open found that the operator must hear of, or NULL; may be
+     * NULL itself (a backend that never has anything to say). */
+    const char *(*open_notice)(void *h);
 };
 
 /* Opens a queue on be, whatever o->db names (hq_queue_open picks be by the

@@ -226,14 +226,36 @@ static int check_schema(ql_queue *q, MDB_txn *txn, bool create)
     return 0;
 }
 
-/* Whether dir holds a database; 0 (with *exists) or a negative code. */
-static int data_file_exists(const char *dir, bool *exists)
+/*
+ * Whether dir holds a database, and whether its data file was emptied: 0
+ * (with *exists, *empty) or a negative code. A data file shorter than
+ * LMDB's two meta pages but not empty lost its header (HQ_EDBLOST); an empty
+ * one is what a power loss leaves of a database whose commits were never
+ * synced (HOOKQ_SYNC=false), or what a crash leaves between LMDB creating
+ * the file and writing its first pages. The caller decides.
+ */
+static int data_file_state(const char *dir, bool *exists, bool *empty)
 {
     char datafile[4096];
+    struct stat st;
+    *exists = *empty = false;
     if (hq_snprintf(datafile, sizeof(datafile), "%s/data.mdb", dir) != 0)
         return HQ_ETOOBIG;
-    *exists = access(datafile, F_OK) == 0;
+    if (stat(datafile, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    *exists = true;
+    long page = sysconf(_SC_PAGESIZE);
+    off_t header = 2 * (off_t)(page > 0 ? page : 4096);
+    if (S_ISREG(st.st_mode) && st.st_size == 0)
+        *empty = true;
+    else if (S_ISREG(st.st_mode) && st.st_size < header)
+        return HQ_EDBLOST;
     return 0;
+}
+
+static const char *ql_open_notice(void *h)
+{
+    return ((ql_queue *)h)->open_notice;
 }
 
 static void ql_close(void *h);
@@ -242,7 +264,7 @@ static int ql_open(const struct hq_queue_opts *o, void **h)
 {
     int rc;
     MDB_txn *txn = NULL;
-    bool exists = false;
+    bool exists = false, empty = false;
     ql_queue *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return -ENOMEM;
@@ -257,15 +279,27 @@ static int ql_open(const struct hq_queue_opts *o, void **h)
     pthread_rwlock_init(&q->resize_lock, NULL);
     q->pending_tail = &q->pending;
 
-    if ((rc = data_file_exists(o->db, &exists)) != 0)
+    if ((rc = data_file_state(o->db, &exists, &empty)) != 0)
         goto fail;
     if (o->read_only || o->no_create) {
-        /* Nothing is created: a mistyped path must not leave a queue behind. */
+        /* Nothing is created: a mistyped path must not leave a queue behind,
+         * and an emptied file is reported, not started anew. */
         if (!exists) {
             rc = -ENOENT;
             goto fail;
         }
-    } else if (mkdir(o->db, 0700) != 0 && errno != EEXIST) {
+        if (empty) {
+            rc = HQ_EDBLOST;
+            goto fail;
+        }
+    } else if (empty) {
+        /* The services start (a receiver that refused would lose every
+         * delivery from now on), but say what they found. */
+        q->open_notice = "data.mdb was empty (0 bytes) and was started as a new, empty "
+                         "queue: whatever it held is lost (a power loss with "
+                         "HOOKQ_SYNC=false, or a restore cut short?)";
+    }
+    if (!(o->read_only || o->no_create) && mkdir(o->db, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
         goto fail;
     }
@@ -507,6 +541,7 @@ const struct hq_queue_backend hq_queue_lmdb_backend = {
     .name = "lmdb",
     .accepts = ql_accepts,
     .open = ql_open,
+    .open_notice = ql_open_notice,
     .close = ql_close,
     .enqueue = ql_enqueue,
     .lease = ql_lease,

@@ -47,6 +47,7 @@ struct ql_queue {
     MDB_dbi events, payloads, repos, ready, leases, dedup, dedup_age, dead, meta;
     struct hq_queue_opts opts;
     char *path;
+    const char *open_notice; /* static text, or NULL: see hq_queue_open_notice */
 
     /* wlock protects pending, committing, every queued op's done and rc,
      * and the commit statistics. */

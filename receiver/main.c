@@ -88,6 +88,8 @@ static int run(const struct receiver_config *cfg)
                  hq_strerror(err));
         goto out;
     }
+    if (hq_queue_open_notice(q) != NULL)
+        hq_error("open", NULL, "the queue at %s: %s", cfg->queue.db, hq_queue_open_notice(q));
     if (cfg->queue.no_sync)
         hq_warn("open", NULL,
                 "HOOKQ_SYNC=false: commits are not synced; a crash of the host "

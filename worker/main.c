@@ -70,6 +70,8 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (hq_queue_open_notice(q) != NULL)
+        hq_error("open", NULL, "the queue at %s: %s", cfg.queue.db, hq_queue_open_notice(q));
     if ((rc = hq_queue_metrics_register(m, q)) != 0)
         goto fail;
 

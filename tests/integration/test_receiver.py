@@ -522,6 +522,32 @@ def test_help_and_version(tmp):
     check(p.returncode == 0 and p.stdout.startswith("hookq-receiver "), f"{p.stdout}")
 
 
+def test_emptied_database_is_named_at_start(tmp):
+    """What a power loss under HOOKQ_SYNC=false leaves, an empty data.mdb:
+    hookqctl refuses it by name (exit 3) instead of "Bad file descriptor";
+    the receiver starts a new queue in it but logs an error saying what it
+    found, and then takes deliveries."""
+    db = os.path.join(tmp, "db")
+    os.makedirs(db)
+    open(os.path.join(db, "data.mdb"), "wb").close()
+    out = hookqctl("stats", "--json", db=db)
+    check(out.returncode == 3 and "empty or truncated" in out.stderr and out.stdout == "",
+          f"hookqctl on an emptied database: {out.returncode} {out.stderr!r}")
+    r = start_receiver(tmp, secrets=[SECRET], db=db)
+    try:
+        errors = [ln for ln in r.log_lines()
+                  if ln.get("level") == "error" and "data.mdb was empty" in ln.get("msg", "")]
+        check(len(errors) == 1, f"no error line naming the empty data.mdb: {r.log_text()}")
+        st, _, js = post_delivery(r.url, "push", "after-loss-1", make_payload("push", 5, "o/r"),
+                                  secret=SECRET)
+        check(st == 202 and js.get("result") == "accepted", f"after the notice: {st} {js}")
+    finally:
+        r.stop()
+    out = hookqctl("stats", "--json", db=db)
+    check(out.returncode == 0 and json.loads(out.stdout)["queued"] == 1,
+          f"the new queue: {out.returncode} {out.stdout} {out.stderr}")
+
+
 TESTS = [(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")]
 
 if __name__ == "__main__":

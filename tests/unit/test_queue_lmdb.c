@@ -255,6 +255,68 @@ HQ_TEST(read_only_open_of_missing_database)
     CHECK(access(path, F_OK) != 0); /* and nothing was created */
 }
 
+/* A data.mdb of n zero bytes in a new directory under the case's own. */
+static void lost_database(const char *dir, size_t n)
+{
+    char file[600];
+    REQUIRE(mkdir(dir, 0700) == 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", dir);
+    FILE *fp = fopen(file, "w");
+    REQUIRE(fp != NULL);
+    for (size_t i = 0; i < n; i++)
+        REQUIRE(fputc(0, fp) == 0);
+    REQUIRE(fclose(fp) == 0);
+}
+
+/* What a power loss under HOOKQ_SYNC=false leaves: an empty data.mdb.
+ * Inspection and hookqctl's writes refuse it by name; the services start a
+ * new queue in it and get a notice to log. A healthy open has no notice. */
+HQ_TEST(empty_data_file_is_named_not_opened_silently)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/emptied", hqtest_dir());
+    lost_database(dir, 0);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = dir;
+    hq_queue *q = NULL;
+    o.read_only = true;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_EDBLOST);
+    o.read_only = false;
+    o.no_create = true;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_EDBLOST);
+    CHECK(strstr(hq_strerror(HQ_EDBLOST), "empty or truncated") != NULL);
+
+    o.no_create = false;
+    o.lmdb.map_size = 16u << 20;
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    const char *notice = hq_queue_open_notice(q);
+    CHECK(notice != NULL && strstr(notice, "data.mdb was empty") != NULL);
+    CHECK_EQ(enq(q, 1, 1, "after-the-loss", NULL), 0);
+    hq_queue_close(q);
+    /* Started anew, it is a healthy database from then on. */
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    CHECK(hq_queue_open_notice(q) == NULL);
+    hq_queue_close(q);
+}
+
+/* A data file shorter than LMDB's two meta pages, but not empty, lost its
+ * header: every open refuses it rather than guess. */
+HQ_TEST(truncated_data_file_is_refused_by_every_open)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/cut", hqtest_dir());
+    lost_database(dir, 4096);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = dir;
+    o.lmdb.map_size = 16u << 20;
+    hq_queue *q = NULL;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_EDBLOST);
+    o.read_only = true;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_EDBLOST);
+}
+
 int main(int argc, char **argv)
 {
     return hqtest_main(argc, argv);
