@@ -337,65 +337,24 @@ def hookqctl(*args, db=None, env=None, timeout=60):
     return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
 
 
-def _mdb_dump(db, name):
-    """Key/value pairs (bytes) of one sub-database, read with mdb_dump."""
-    out = subprocess.run(["mdb_dump", "-s", name, db], capture_output=True, text=True,
-                         timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError(f"mdb_dump {name}: {out.stderr.strip()}")
-    lines = out.stdout.splitlines()
-    i = lines.index("HEADER=END") + 1
-    pairs = []
-    while i < len(lines) and lines[i] != "DATA=END":
-        pairs.append((bytes.fromhex(lines[i].strip()), bytes.fromhex(lines[i + 1].strip())))
-        i += 2
-    return pairs
-
-
-def _decode_envelope(b):
-    """Decodes the envelope of common/envelope.h (version 1)."""
-    import struct
-    if b[:3] != b"HQE":
-        raise ValueError("not an envelope")
-    off = 4
-    ids = struct.unpack_from("<4Q3q3I", b, off)
-    off += 4 * 8 + 3 * 8 + 3 * 4
-    strs = []
-    for _ in range(7):
-        (n,) = struct.unpack_from("<I", b, off)
-        off += 4
-        strs.append(b[off:off + n].decode("utf-8", "replace"))
-        off += n
-    return {
-        "id": ids[0], "repo_id": ids[1], "hook_id": ids[2], "installation_id": ids[3],
-        "received_at_ms": ids[4], "attempts": ids[7], "repo": strs[0], "delivery": strs[1],
-        "event": strs[2], "action": strs[3],
-    }
-
-
 def queue_events(db):
     """Every queued event as a dict (id, repo, repo_id, delivery, hook_id,
-    event, action, attempts, ...), per repository in FIFO order: from
-    `hookqctl list --json`, else decoded from mdb_dump."""
-    try:
-        r = hookqctl("list", "--json", db=db)
-        if r.returncode == 0:
-            return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    except FileNotFoundError:
-        pass
-    return [_decode_envelope(v) for _k, v in _mdb_dump(db, "events")]
+    event, action, attempts, ...), per repository in FIFO order, from
+    `hookqctl list --json`: through the queue API, so the same helper serves
+    every backend. Raises when hookqctl cannot read the queue."""
+    r = hookqctl("list", "--json", db=db)
+    if r.returncode != 0:
+        raise RuntimeError(f"hookqctl list: exit {r.returncode}: {r.stderr.strip()}")
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
 def queue_stats(db):
-    """`hookqctl stats --json` as a dict; else queued/repositories from mdb_dump."""
-    try:
-        r = hookqctl("stats", "--json", db=db)
-        if r.returncode == 0:
-            return json.loads(r.stdout)
-    except FileNotFoundError:
-        pass
-    evs = queue_events(db)
-    return {"queued": len(evs), "repositories": len({e["repo_id"] for e in evs})}
+    """`hookqctl stats --json` as a dict. Raises when hookqctl cannot read
+    the queue."""
+    r = hookqctl("stats", "--json", db=db)
+    if r.returncode != 0:
+        raise RuntimeError(f"hookqctl stats: exit {r.returncode}: {r.stderr.strip()}")
+    return json.loads(r.stdout)
 
 
 # ---------------------------------------------------------------- payloads --
