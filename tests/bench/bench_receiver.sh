@@ -11,11 +11,24 @@
 #   receiver     push again with PREFILL_EVENTS (default 1000000) already
 #                queued, loaded by bench_prefill.c (the queue API in batches
 #                of 1000, no_sync) over 1000 repositories, ~1 KB payloads
+#   probot       the same payloads into a Probot app (peers/probot_peer.js:
+#                createNodeMiddleware, signature verified, no-op handler,
+#                keeps nothing)
+#   octokit+fsync  the same payloads into @octokit/webhooks verify+receive
+#                whose handler appends each delivery to a file and fsyncs it
+#                before answering (peers/octokit_fsync_peer.js)
+# The Node peers (issue 12) are installed on first use with npm install
+# --prefix BUILD_DIR/bench-peers (versions pinned by peers/package.json and
+# package-lock.json); PEERS=0 skips them. Before its runs each peer is sent
+# one delivery with a bad signature, which must get a 4xx, and one valid
+# one, which must get a 2xx. non2xx is wrk's count of other answers.
 # Each request has its own X-GitHub-Delivery (bench_receiver.lua) and a
 # valid signature. The receiver logs at info to a file, as in production.
 #
 # Targets (issue 2): push req/s >= 40% of nginx with p99 <= 10 ms; peak RSS
 # (VmHWM) <= 32 MiB; >= 90% of the empty-queue throughput with 1M queued.
+# Targets (issue 12): hookq >= 2.5x Probot's req/s on both payloads, >= 5x
+# octokit+fsync's on push.
 set -euo pipefail
 
 BUILD=$(realpath "${1:?usage: bench_receiver.sh BUILD_DIR [SECONDS] [PREFILL_EVENTS]}")
@@ -28,6 +41,24 @@ RECEIVER="$BUILD/receiver/hookq-receiver"
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx is not installed" >&2; exit 2; }
+PEERS=${PEERS:-1}
+PEERS_SRC="$HERE/peers"
+PEERS_DIR="$BUILD/bench-peers"
+if [ "$PEERS" != 0 ]; then
+    command -v node >/dev/null || { echo "node is not installed (PEERS=0 skips the Node peers)" >&2; exit 2; }
+    command -v npm >/dev/null || { echo "npm is not installed (PEERS=0 skips the Node peers)" >&2; exit 2; }
+    mkdir -p "$PEERS_DIR"
+    # Install on first use, and again when the pinned versions change.
+    if [ ! -d "$PEERS_DIR/node_modules" ] ||
+        ! cmp -s "$PEERS_SRC/package-lock.json" "$PEERS_DIR/package-lock.json.installed"; then
+        cp "$PEERS_SRC/package.json" "$PEERS_SRC/package-lock.json" "$PEERS_DIR/"
+        echo "installing the Node peers into $PEERS_DIR" >&2
+        npm install --prefix "$PEERS_DIR" --no-audit --no-fund --loglevel=error >&2
+        cp "$PEERS_SRC/package-lock.json" "$PEERS_DIR/package-lock.json.installed"
+    fi
+    # Run the peers from beside their node_modules (ES modules resolve there).
+    cp "$PEERS_SRC/probot_peer.js" "$PEERS_SRC/octokit_fsync_peer.js" "$PEERS_DIR/"
+fi
 
 WORK=$(mktemp -d /tmp/hookq-bench.XXXXXX)
 PIDS=()
@@ -153,6 +184,8 @@ measure() {
     secs=$(field "$r" seconds)
     rps=$(field "$r" req_s)
     LAST_RPS=$rps
+    LAST_P50=$(field "$r" p50_ms)
+    LAST_P99=$(field "$r" p99_ms)
     local extra="-"
     if [ "$6" = 1 ]; then
         local c1 s1 n1
@@ -174,19 +207,69 @@ printf "%-28s %9s %8s %8s %8s %6s %6s %9s %10s\n" run "req/s" "p50 ms" "p99 ms" 
     "commits/s" "mean batch"
 
 measure nginx-push "$NPORT" /webhook push push 0
-NGINX_PUSH=$LAST_RPS
+NGINX_PUSH=$LAST_RPS NGINX_PUSH_P50=$LAST_P50 NGINX_PUSH_P99=$LAST_P99
 measure nginx-pull_request "$NPORT" /webhook pr pull_request 0
-NGINX_PR=$LAST_RPS
+NGINX_PR=$LAST_RPS NGINX_PR_P50=$LAST_P50 NGINX_PR_P99=$LAST_P99
 
 start_receiver "$WORK/db-empty" 4GiB "$WORK/receiver-empty.log"
 measure receiver-push "$RPORT" /webhook push push 1
-RECV_PUSH=$LAST_RPS
+RECV_PUSH=$LAST_RPS RECV_PUSH_P50=$LAST_P50 RECV_PUSH_P99=$LAST_P99
 measure receiver-pull_request "$RPORT" /webhook pr pull_request 1
-RECV_PR=$LAST_RPS
+RECV_PR=$LAST_RPS RECV_PR_P50=$LAST_P50 RECV_PR_P99=$LAST_P99
 HWM_EMPTY=$(hwm_kib "$RPID")
 ANON_EMPTY=$(cat "$WORK/anon-$RPID")
 QUEUED_AFTER=$(metric "$RPORT" hookq_queue_depth)
 stop_receiver
+
+# ----------------------------------------------------------- Node peers --
+# check_peer PORT PATH: a bad signature must get a 4xx, a valid one a 2xx.
+check_peer() {
+    local bad good
+    bad=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: check-bad-$RANDOM" \
+        -H 'X-Hub-Signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000' \
+        --data-binary @"$WORK/p/push.json" "http://127.0.0.1:$1$2")
+    good=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: check-good-$RANDOM" \
+        -H "X-Hub-Signature-256: $(cat "$WORK/p/push.sig")" \
+        --data-binary @"$WORK/p/push.json" "http://127.0.0.1:$1$2")
+    case "$bad" in 4??) ;; *) echo "peer on port $1 answered $bad to a bad signature" >&2; exit 1 ;; esac
+    case "$good" in 2??) ;; *) echo "peer on port $1 answered $good to a valid delivery" >&2; exit 1 ;; esac
+}
+
+start_peer() { # LOG SCRIPT ARGS... -> sets PPID_ PPORT
+    PPORT=$(free_port)
+    local log=$1 script=$2
+    shift 2
+    node "$PEERS_DIR/$script" "$PPORT" "$WORK/p/secret" /webhook "$@" >>"$log" 2>&1 &
+    PPID_=$!
+    PIDS+=("$PPID_")
+    wait_http "$PPORT" /healthz
+    check_peer "$PPORT" /webhook
+}
+
+stop_peer() {
+    kill -TERM "$PPID_"
+    wait "$PPID_" || true
+}
+
+PROBOT_PUSH=0 PROBOT_PR=0 OCTO_PUSH=0 OCTO_PR=0
+if [ "$PEERS" != 0 ]; then
+    start_peer "$WORK/probot.log" probot_peer.js
+    measure probot-push "$PPORT" /webhook push push 0
+    PROBOT_PUSH=$LAST_RPS PROBOT_PUSH_P50=$LAST_P50 PROBOT_PUSH_P99=$LAST_P99
+    measure probot-pull_request "$PPORT" /webhook pr pull_request 0
+    PROBOT_PR=$LAST_RPS PROBOT_PR_P50=$LAST_P50 PROBOT_PR_P99=$LAST_P99
+    stop_peer
+
+    start_peer "$WORK/octokit.log" octokit_fsync_peer.js "$WORK/octokit-deliveries.jsonl"
+    measure octokit+fsync-push "$PPORT" /webhook push push 0
+    OCTO_PUSH=$LAST_RPS OCTO_PUSH_P50=$LAST_P50 OCTO_PUSH_P99=$LAST_P99
+    measure octokit+fsync-pull_request "$PPORT" /webhook pr pull_request 0
+    OCTO_PR=$LAST_RPS OCTO_PR_P50=$LAST_P50 OCTO_PR_P99=$LAST_P99
+    stop_peer
+    OCTO_LINES=$(wc -l <"$WORK/octokit-deliveries.jsonl")
+fi
 
 # ---------------------------------------------------- 1M events queued --
 cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/common" "$HERE/bench_prefill.c" \
@@ -215,4 +298,32 @@ BEGIN {
     printf "peak RSS (VmHWM), %d queued: %6.1f MiB, anonymous %6.1f MiB\n", depth, hf / 1024, af / 1024
     printf "throughput with %d queued vs fresh: %5.1f%% (target >= 90%%); prefill took %.1f s\n", depth, 100 * rf / rp, lt
 }'
+
+# ------------------------------------------------------- side by side --
+echo
+printf "%-14s %28s   %28s\n" "" "push" "pull_request"
+printf "%-14s %9s %8s %8s   %9s %8s %8s\n" peer "req/s" "p50 ms" "p99 ms" "req/s" "p50 ms" "p99 ms"
+row() { # NAME PUSH_RPS PUSH_P50 PUSH_P99 PR_RPS PR_P50 PR_P99
+    printf "%-14s %9s %8s %8s   %9s %8s %8s\n" "$@"
+}
+row nginx "$NGINX_PUSH" "$NGINX_PUSH_P50" "$NGINX_PUSH_P99" "$NGINX_PR" "$NGINX_PR_P50" "$NGINX_PR_P99"
+row hookq "$RECV_PUSH" "$RECV_PUSH_P50" "$RECV_PUSH_P99" "$RECV_PR" "$RECV_PR_P50" "$RECV_PR_P99"
+if [ "$PEERS" != 0 ]; then
+    row probot "$PROBOT_PUSH" "$PROBOT_PUSH_P50" "$PROBOT_PUSH_P99" "$PROBOT_PR" "$PROBOT_PR_P50" "$PROBOT_PR_P99"
+    row octokit+fsync "$OCTO_PUSH" "$OCTO_PUSH_P50" "$OCTO_PUSH_P99" "$OCTO_PR" "$OCTO_PR_P50" "$OCTO_PR_P99"
+fi
+echo
+awk -v np="$NGINX_PUSH" -v npr="$NGINX_PR" -v rp="$RECV_PUSH" -v rpr="$RECV_PR" \
+    -v pp="$PROBOT_PUSH" -v ppr="$PROBOT_PR" -v op="$OCTO_PUSH" -v opr="$OCTO_PR" -v peers="$PEERS" '
+function ratio(a, b) { return b > 0 ? sprintf("%5.2fx", a / b) : "   n/a" }
+BEGIN {
+    printf "hookq/nginx          push %5.1f%% (target >= 40%%)   pull_request %5.1f%%\n", 100 * rp / np, 100 * rpr / npr
+    if (peers != 0) {
+        printf "hookq/probot         push %s (target >= 2.5x)  pull_request %s (target >= 2.5x)\n", ratio(rp, pp), ratio(rpr, ppr)
+        printf "hookq/octokit+fsync  push %s (target >= 5x)    pull_request %s\n", ratio(rp, op), ratio(rpr, opr)
+    }
+}'
+if [ "$PEERS" != 0 ]; then
+    echo "octokit+fsync wrote and fsynced $OCTO_LINES deliveries (warm-ups, runs and the check)"
+fi
 echo "(logs and wrk output in $WORK when KEEP=1)"
