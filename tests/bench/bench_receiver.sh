@@ -10,7 +10,8 @@
 #   receiver     the same payloads, durable (HOOKQ_SYNC=true), fresh queue
 #   receiver     push again with PREFILL_EVENTS (default 1000000) already
 #                queued, loaded by bench_prefill.c (the queue API in batches
-#                of 1000, no_sync) over 1000 repositories, ~1 KB payloads
+#                of 1000, no_sync) over 1000 repositories, ~1 KB payloads;
+#                PREFILL_EVENTS=0 skips this run
 #   probot       the same payloads into a Probot app (peers/probot_peer.js:
 #                createNodeMiddleware, signature verified, no-op handler,
 #                keeps nothing)
@@ -272,19 +273,23 @@ if [ "$PEERS" != 0 ]; then
 fi
 
 # ---------------------------------------------------- 1M events queued --
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/common" "$HERE/bench_prefill.c" \
-    "$BUILD/common/libhookq_common.a" $(pkg-config --libs lmdb openssl libcjson) -lpthread \
-    -o "$WORK/bench_prefill"
-t0=$(date +%s.%N)
-"$WORK/bench_prefill" "$WORK/db-full" "$PREFILL" 1000 $((8 << 30))
-t1=$(date +%s.%N)
-start_receiver "$WORK/db-full" 8GiB "$WORK/receiver-full.log"
-DEPTH=$(metric "$RPORT" hookq_queue_depth)
-measure "receiver-push-${PREFILL}-queued" "$RPORT" /webhook push push 1
-RECV_FULL=$LAST_RPS
-HWM_FULL=$(hwm_kib "$RPID")
-ANON_FULL=$(cat "$WORK/anon-$RPID")
-stop_receiver
+# PREFILL_EVENTS=0 skips this phase.
+RECV_FULL=0 HWM_FULL=0 ANON_FULL=0 DEPTH=0 t0=0 t1=0
+if [ "$PREFILL" != 0 ]; then
+    cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/common" "$HERE/bench_prefill.c" \
+        "$BUILD/common/libhookq_common.a" $(pkg-config --libs lmdb openssl libcjson) -lpthread \
+        -o "$WORK/bench_prefill"
+    t0=$(date +%s.%N)
+    "$WORK/bench_prefill" "$WORK/db-full" "$PREFILL" 1000 $((8 << 30))
+    t1=$(date +%s.%N)
+    start_receiver "$WORK/db-full" 8GiB "$WORK/receiver-full.log"
+    DEPTH=$(metric "$RPORT" hookq_queue_depth)
+    measure "receiver-push-${PREFILL}-queued" "$RPORT" /webhook push push 1
+    RECV_FULL=$LAST_RPS
+    HWM_FULL=$(hwm_kib "$RPID")
+    ANON_FULL=$(cat "$WORK/anon-$RPID")
+    stop_receiver
+fi
 
 echo
 awk -v np="$NGINX_PUSH" -v npr="$NGINX_PR" -v rp="$RECV_PUSH" -v rpr="$RECV_PR" \
@@ -295,6 +300,7 @@ BEGIN {
     printf "receiver/nginx pull_request:  %5.1f%%\n", 100 * rpr / npr
     printf "peak RSS (VmHWM), fresh queue: %6.1f MiB (target <= 32 MiB; %d events queued by then)\n", he / 1024, q
     printf "  of which anonymous (sampled peak): %6.1f MiB; the rest is LMDB file pages mapped\n", ae / 1024
+    if (pre == 0) { print "prefill phase skipped (PREFILL_EVENTS=0)"; exit }
     printf "peak RSS (VmHWM), %d queued: %6.1f MiB, anonymous %6.1f MiB\n", depth, hf / 1024, af / 1024
     printf "throughput with %d queued vs fresh: %5.1f%% (target >= 90%%); prefill took %.1f s\n", depth, 100 * rf / rp, lt
 }'
