@@ -326,6 +326,45 @@ def metrics(rcv):
 
 # ------------------------------------------------------------------- queue --
 
+class Senders:
+    """n threads posting signed push deliveries to url until stop(), the
+    concurrent load of the crash and power-loss tests. make(k, i) gives
+    sender k's i-th (delivery, repo_id, body). acked maps every delivery
+    answered 2xx to (id, repo_id); posted counts every answer. A sender ends
+    quietly when the receiver goes away (the test killed it)."""
+
+    def __init__(self, url, n, make, secret):
+        import threading
+        self.acked = {}
+        self.posted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(k, url, make, secret))
+                         for k in range(n)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, k, url, make, secret):
+        i = 0
+        while not self._stop.is_set():
+            d, repo, body = make(k, i)
+            i += 1
+            try:
+                st, _, js = post_delivery(url, "push", d, body, secret=secret)
+            except OSError:
+                return
+            with self._lock:
+                self.posted += 1
+                if st in (200, 202) and js and "id" in js:
+                    self.acked[d] = (js["id"], repo)
+
+    def stop(self):
+        """Stops and joins every sender; safe to call twice."""
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
 def hookqctl(*args, db=None, env=None, timeout=60):
     """Runs hookqctl [--db DB] ARGS...; returns the CompletedProcess (text)."""
     cmd = [binary("hookqctl")]

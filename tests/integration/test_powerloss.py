@@ -20,12 +20,11 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hqlib import (binary, build_dir, check, hookqctl, make_payload, post_delivery,  # noqa: E402
-                   run_tests, skip, start_receiver)
+from hqlib import (Senders, binary, build_dir, check, hookqctl, make_payload,  # noqa: E402
+                   post_delivery, run_tests, skip, start_receiver)
 
 SECRET = b"powerloss-test-secret"
 ROUNDS = int(os.environ.get("HOOKQ_POWERLOSS_ROUNDS", "24"))
@@ -116,49 +115,28 @@ def load_round(workdir, db, rng, tag, env, acked):
          "HQ_POWERLOSS_DIR": db, "HQ_POWERLOSS_EXCLUDE": EXCLUDE}
     e.update(env)
     r = start_receiver(workdir, secrets=[SECRET], db=db, env=e)
-    lock = threading.Lock()
-    stop = threading.Event()
-    posted = [0]
+    def make(k, n):
+        repo = 1 + (k * 5 + n) % 12
+        return f"{tag}-s{k}-{n}", repo, body_for(repo, (2, 8, 24)[(n + 1) % 3])
 
-    def sender(k):
-        n = 0
-        while not stop.is_set():
-            repo = 1 + (k * 5 + n) % 12
-            d = f"{tag}-s{k}-{n}"
-            n += 1
-            body = body_for(repo, (2, 8, 24)[n % 3])
-            try:
-                st, _, js = post_delivery(r.url, "push", d, body, secret=SECRET)
-            except OSError:
-                return
-            with lock:
-                posted[0] += 1
-                if st in (200, 202) and js and "id" in js:
-                    acked[d] = js["id"]
-
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(SENDERS)]
+    senders = Senders(r.url, SENDERS, make, SECRET)
     try:
-        for t in threads:
-            t.start()
         if rng.random() < 0.75:
             time.sleep(rng.uniform(0.05, 0.6))
         else:
             time.sleep(rng.uniform(0.1, 0.4))
-            stop.set()
-            for t in threads:
-                t.join()
+            senders.stop()
             time.sleep(rng.uniform(0.0, 0.1))
         r.kill()
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        senders.stop()
         r.kill()
+    acked.update({d: i for d, (i, _repo) in senders.acked.items()})
     # The interposer reports its own failures (a journal it could not write)
     # on the receiver's stderr: a round with one proves nothing.
     trouble = [line for line in r.log_text().splitlines() if line.startswith("powerloss:")]
     check(not trouble, f"{tag}: the interposer failed: {trouble[:3]}")
-    return power_loss(db), posted[0]
+    return power_loss(db), senders.posted
 
 
 def lost_of(acked, stored):

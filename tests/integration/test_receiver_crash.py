@@ -8,12 +8,11 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hqlib import (check, make_payload, post_delivery, queue_events, run_tests,  # noqa: E402
-                   start_receiver)
+from hqlib import (Senders, check, make_payload, post_delivery, queue_events,  # noqa: E402
+                   run_tests, start_receiver)
 
 SECRET = b"crash-test-secret"
 ROUNDS = int(os.environ.get("HOOKQ_CRASH_ROUNDS", "24"))
@@ -47,35 +46,17 @@ def test_kill9_rounds(tmp):
                 check(st == 200 and js == {"result": "duplicate", "id": i},
                       f"round {rnd}: redelivery of {d}: {st} {js}")
 
-            lock = threading.Lock()
-            stop = threading.Event()
-            posted = [0]
+            def make(k, n):
+                repo = 1 + (k * 7 + n) % 16
+                return (f"r{rnd}-s{k}-{n}", repo,
+                        make_payload("push", repo, f"crash/r{repo}", size_kb=rng.choice([2, 8])))
 
-            def sender(k):
-                n = 0
-                while not stop.is_set():
-                    repo = 1 + (k * 7 + n) % 16
-                    d = f"r{rnd}-s{k}-{n}"
-                    n += 1
-                    body = make_payload("push", repo, f"crash/r{repo}", size_kb=rng.choice([2, 8]))
-                    try:
-                        st, _, js = post_delivery(r.url, "push", d, body, secret=SECRET)
-                    except OSError:
-                        return
-                    with lock:
-                        posted[0] += 1
-                        if st in (200, 202) and js and "id" in js:
-                            acked[d] = (js["id"], repo)
-
-            threads = [threading.Thread(target=sender, args=(k,)) for k in range(SENDERS)]
-            for t in threads:
-                t.start()
+            senders = Senders(r.url, SENDERS, make, SECRET)
             time.sleep(rng.uniform(0.05, 0.8))
             r.kill()
-            stop.set()
-            for t in threads:
-                t.join()
-            total_posts += posted[0]
+            senders.stop()
+            acked.update(senders.acked)
+            total_posts += senders.posted
         finally:
             r.kill()
         # The file is consistent for LMDB's own tool too.
