@@ -1,6 +1,6 @@
 /*
- * config: parsing of configuration values (environment variables, §5 of the
- * design) with one clear error line naming the variable.
+ * config: parsing of configuration values (environment variables, schema/design.md
+ * §5) with one clear error line naming the variable.
  *
  * Every parser returns 0 or HQ_ECONFIG and, on error, writes one line into
  * the caller's struct hq_cfgerr ("HOOKQ_X: why (got 'value')"); main prints it

@@ -44,7 +44,7 @@ HQ_WUR int ingest_event_name(const char *value);
 HQ_WUR int ingest_delivery_id(const char *value);
 
 /*
- * Parses X-GitHub-Hook-ID: a missing or empty header is hook id 0 (design
+ * Parses X-GitHub-Hook-ID: a missing or empty header is hook id 0 (schema/design.md
  * §2); otherwise a decimal number that fits in 63 bits. HQ_EPARSE otherwise.
  */
 HQ_WUR int ingest_hook_id(const char *value, uint64_t *out);

@@ -1,5 +1,5 @@
 /*
- * worker_config: hookq-worker's configuration from the environment (design
+ * worker_config: hookq-worker's configuration from the environment (schema/design.md
  * §5). Every value is checked by worker_config_load; the first bad one stops
  * it with one line naming the variable (err->msg). worker_config_usage
  * prints --help: every variable with its default.

@@ -44,7 +44,7 @@ def events_of(r):
     return queue_events(r.db)
 
 
-# ---------------------------------------------------------------- §3 rows --
+# ------------------------------------------------- schema/design.md §3 rows --
 
 def test_accepted_then_duplicate(tmp):
     with running(tmp) as r:

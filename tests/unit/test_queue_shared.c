@@ -1,5 +1,5 @@
 /*
- * test_queue_shared: the conformance suite of the queue contract (design
+ * test_queue_shared: the conformance suite of the queue contract (schema/design.md
  * §2), continued (see test_queue.c): dead letters, replay, purge and import;
  * stats; commits that fail or are shared by threads; read-only handles;
  * wake-ups and exclusivity across processes. Written against queue.h alone
