@@ -58,7 +58,7 @@ if [ "$PEERS" != 0 ]; then
         cp "$PEERS_SRC/package-lock.json" "$PEERS_DIR/package-lock.json.installed"
     fi
     # Run the peers from beside their node_modules (ES modules resolve there).
-    cp "$PEERS_SRC/probot_peer.js" "$PEERS_SRC/octokit_fsync_peer.js" "$PEERS_DIR/"
+    cp "$PEERS_SRC/serve.js" "$PEERS_SRC/probot_peer.js" "$PEERS_SRC/octokit_fsync_peer.js" "$PEERS_DIR/"
 fi
 
 WORK=$(mktemp -d /tmp/hookq-bench.XXXXXX)

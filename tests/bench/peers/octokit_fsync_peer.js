@@ -9,7 +9,7 @@
 // Listens on 127.0.0.1:PORT. Answers 200 once a validly signed delivery on
 // WEBHOOK_PATH is appended to OUT_FILE (one JSON line: id, event, payload)
 // and fsynced, 400 to a bad signature, 200 "ok" on /healthz.
-import { createServer } from "node:http";
+import { serve } from "./serve.js";
 import { open, readFile } from "node:fs/promises";
 import { Webhooks, createNodeMiddleware } from "@octokit/webhooks";
 
@@ -30,21 +30,6 @@ webhooks.onAny(async ({ id, name, payload }) => {
 const log = { debug() {}, info() {}, warn: console.warn, error: console.error };
 const middleware = createNodeMiddleware(webhooks, { path: webhookPath, log });
 
-const server = createServer((req, res) => {
-    if (req.url === "/healthz") {
-        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-        return;
-    }
-    middleware(req, res, () => {
-        res.writeHead(404).end();
-    });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(Number(port), "127.0.0.1");
-process.on("SIGTERM", () => {
-    server.close(async () => {
-        await out.close();
-        process.exit(0);
-    });
-    server.closeAllConnections();
+serve(port, middleware, async () => {
+    await out.close();
 });

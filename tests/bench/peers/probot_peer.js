@@ -10,7 +10,7 @@
 // an App id and private key to start; it never calls GitHub here (the
 // no-op handler makes no request), so a throwaway RSA key generated at start
 // does.
-import { createServer } from "node:http";
+import { serve } from "./serve.js";
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createNodeMiddleware, createProbot } from "probot";
@@ -37,18 +37,4 @@ const app = (p) => {
 };
 const middleware = await createNodeMiddleware(app, { probot, webhooksPath: webhookPath });
 
-const server = createServer((req, res) => {
-    if (req.url === "/healthz") {
-        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-        return;
-    }
-    middleware(req, res, () => {
-        res.writeHead(404).end();
-    });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(Number(port), "127.0.0.1");
-process.on("SIGTERM", () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-});
+serve(port, middleware);
