@@ -201,10 +201,13 @@ int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms)
     return q->be->renew(q->h, lease, lease_ms);
 }
 
-/* Copies s, cut at cap bytes, into buf (cap + 1 bytes). */
+/* Copies s, cut at cap bytes, into buf (cap + 1 bytes). A cut never splits
+ * a UTF-8 character: stored texts reach hookqctl's JSON and GitHub. */
 static const char *cut(const char *s, char *buf, size_t cap)
 {
     size_t n = strnlen(s, cap);
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues the character that began before it */
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;

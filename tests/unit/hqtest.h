@@ -91,7 +91,6 @@ static inline size_t hqtest_repeat(char *buf, size_t cap, const char *unit, int 
     return len;
 }
 
-/* The case's own empty temporary directory. */
 /* Ends the case as skipped: it cannot run here (say why). Never ok. */
 #define HQTEST_SKIP_STATUS 77
 #define SKIP(why)                                                                                  \
@@ -110,6 +109,7 @@ static inline void hqtest_cleanup(void)
         fprintf(stderr, "  could not remove %s\n", hqtest_tmpdir);
 }
 
+/* The case's own empty temporary directory. */
 static inline const char *hqtest_dir(void)
 {
     return hqtest_tmpdir;

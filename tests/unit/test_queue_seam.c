@@ -387,6 +387,21 @@ HQ_TEST(long_texts_arrive_cut_to_their_caps)
     hq_queue_close(q);
 }
 
+/* A cut at the cap backs off to a character boundary: "é" is two bytes,
+ * and the one that would straddle the cap is dropped whole. */
+HQ_TEST(cut_texts_keep_whole_utf8_characters)
+{
+    hq_queue *q = open_fake();
+    struct hq_lease l = {1, 1, 1, 0};
+    static char text[HQ_MAX_DESC_LEN + 8];
+    text[0] = 'x'; /* odd offset: the pairs end at cap - 1, then one straddles */
+    hqtest_repeat(text + 1, sizeof(text) - 1, "\xc3\xa9", (int)(sizeof(text) - 2) / 2);
+    CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_FAILURE, text), 0);
+    CHECK_EQ(strlen(fake.desc), HQ_MAX_DESC_LEN - 1);
+    CHECK_EQ((unsigned char)fake.desc[strlen(fake.desc) - 1], 0xa9);
+    hq_queue_close(q);
+}
+
 HQ_TEST(enqueue_refuses_bad_items_alone_before_the_backend)
 {
     hq_queue *q = open_fake();
