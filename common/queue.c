@@ -146,7 +146,8 @@ static int check_item(const struct hq_enqueue *it)
         it->event[0] == '\0' || it->repo_name == NULL || it->payload == NULL)
         return -EINVAL;
     if (too_long(it->delivery, HQ_MAX_DELIVERY_LEN) || too_long(it->event, HQ_MAX_EVENT_LEN) ||
-        too_long(it->action, HQ_MAX_ACTION_LEN) || too_long(it->repo_name, HQ_MAX_REPO_NAME_LEN))
+        too_long(it->action, HQ_MAX_ACTION_LEN) || too_long(it->repo_name, HQ_MAX_REPO_NAME_LEN) ||
+        too_long(it->note, HQ_MAX_REASON_LEN))
         return HQ_ETOOBIG;
     return 0;
 }
@@ -281,6 +282,51 @@ int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_i
     if (rc != 0)
         return rc;
     return q->be->import_dead(q->h, ev, new_id);
+}
+
+int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *delivery, uint64_t *id)
+{
+    uint64_t first = 0;
+    if (id != NULL)
+        *id = 0;
+    if (q == NULL || delivery == NULL || delivery[0] == '\0')
+        return -EINVAL;
+    if (too_long(delivery, HQ_MAX_DELIVERY_LEN))
+        return HQ_ETOOBIG;
+    int rc = q->be->dedup_lookup(q->h, hook_id, delivery, &first);
+    if (rc == 0 && id != NULL)
+        *id = first;
+    return rc;
+}
+
+static bool state_name_ok(const char *name)
+{
+    size_t n = name != NULL ? strnlen(name, HQ_MAX_STATE_NAME_LEN + 1) : 0;
+    return n > 0 && n <= HQ_MAX_STATE_NAME_LEN &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+int hq_queue_state_get(hq_queue *q, const char *name, struct hq_queue_state *st)
+{
+    if (st != NULL)
+        memset(st, 0, sizeof(*st));
+    if (q == NULL || st == NULL || !state_name_ok(name))
+        return -EINVAL;
+    return q->be->state_get(q->h, name, st);
+}
+
+int hq_queue_state_cas(hq_queue *q, const char *name, uint64_t expect_version,
+                       const struct hq_queue_state *st, uint64_t *new_version)
+{
+    uint64_t v = 0;
+    if (q == NULL || st == NULL || !state_name_ok(name))
+        return -EINVAL;
+    if (memchr(st->claimed_by, '\0', sizeof(st->claimed_by)) == NULL)
+        return HQ_ETOOBIG;
+    int rc = q->be->state_cas(q->h, name, expect_version, st, &v);
+    if (rc == 0 && new_version != NULL)
+        *new_version = v;
+    return rc;
 }
 
 int hq_queue_foreach_event(hq_queue *q, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,

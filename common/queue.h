@@ -158,6 +158,10 @@ struct hq_enqueue {
     const char *payload;
     size_t payload_len;
     int64_t received_at_ms;
+    /* NULL, or a line (at most HQ_MAX_REASON_LEN bytes, else HQ_ETOOBIG) the
+     * event's history starts with, at "at" = the enqueue time and step 0:
+     * how it came in when that was not the receiver (catch-up, §9). */
+    const char *note;
     /* out: 0 accepted, HQ_EDUPLICATE, or an error for this item alone
      * (HQ_ETOOBIG, -EINVAL, HQ_EFULL) */
     int result;
@@ -173,6 +177,51 @@ struct hq_enqueue {
  * stored and every item's result is that error.
  */
 HQ_WUR int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n);
+
+/*
+ * Whether (hook_id, delivery) is in the dedup set now, exactly as
+ * hq_queue_enqueue would judge it (a pair past the window but not yet pruned
+ * is still in it): 0 with *id (may be NULL) the first event's id when it is,
+ * HQ_ENOTFOUND when it is not, another code when the lookup failed. delivery
+ * must not be empty (-EINVAL) and within HQ_MAX_DELIVERY_LEN (HQ_ETOOBIG).
+ * Read-only: works on a queue opened read_only.
+ */
+HQ_WUR int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *delivery,
+                                 uint64_t *id);
+
+/*
+ * Named state records: a few small records shared by every process on the
+ * queue, for work that one process at a time does on behalf of all (catch-up,
+ * schema/design.md §9: its position and the claim on a run). A record is
+ * read whole and written whole by compare-and-set on its version, so two
+ * processes can never both win the same claim. Names are 1 to
+ * HQ_MAX_STATE_NAME_LEN bytes of [a-z0-9_.-] (else -EINVAL).
+ */
+#define HQ_MAX_STATE_NAME_LEN 64
+struct hq_queue_state {
+    uint64_t version;       /* 0: never written; each successful set adds 1 */
+    int64_t position_ms;    /* the owner's position in time */
+    uint64_t value;         /* one number the owner keeps beside it */
+    int64_t claim_until_ms; /* claimed_by holds the record until then; 0: no claim */
+    char claimed_by[HQ_MAX_OWNER_LEN + 1]; /* "" when unclaimed */
+};
+
+/* Reads the record name into *st: 0, with all zeros (version 0) for a
+ * record never written; or an error of the read. Read-only. */
+HQ_WUR int hq_queue_state_get(hq_queue *q, const char *name, struct hq_queue_state *st);
+
+/*
+ * Writes st's position_ms, value, claim_until_ms and claimed_by (a NUL-
+ * terminated string, else HQ_ETOOBIG) as the record name, durably, if and
+ * only if its stored version is expect_version (0 for a record never
+ * written); the record's version becomes expect_version + 1, returned in
+ * *new_version (may be NULL); st->version is ignored. HQ_ELEASELOST when
+ * the stored version differs (another process wrote it first): nothing is
+ * written. Time is not interpreted: whether a claim has expired is the
+ * caller's decision, made on what hq_queue_state_get returned.
+ */
+HQ_WUR int hq_queue_state_cas(hq_queue *q, const char *name, uint64_t expect_version,
+                              const struct hq_queue_state *st, uint64_t *new_version);
 
 /* A worker's hold on one repository; token tells one lease from the next. */
 struct hq_lease {

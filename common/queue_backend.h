@@ -16,6 +16,9 @@
  *    refused) and id = 0 before the call; the backend stores the items whose
  *    result is 0 and leaves the others alone. queue.c spreads a failed
  *    commit's result over every item afterwards.
+ *  - dedup_lookup: id is never NULL (queue.c passes its own).
+ *  - state_get: *st is zeroed by queue.c; a missing record leaves it so.
+ *  - state_cas: new_version is never NULL; claimed_by is within its cap.
  *  - open: opts->db is one the backend's accepts() said yes to; on failure
  *    *h is untouched and nothing is left open.
  */
@@ -47,6 +50,11 @@ struct hq_queue_backend {
     int (*replay)(void *h, uint64_t id, uint64_t *new_id);
     int (*purge)(void *h, uint64_t id);
     int (*import_dead)(void *h, const struct hq_event *ev, uint64_t *new_id);
+
+    int (*dedup_lookup)(void *h, uint64_t hook_id, const char *delivery, uint64_t *id);
+    int (*state_get)(void *h, const char *name, struct hq_queue_state *st);
+    int (*state_cas)(void *h, const char *name, uint64_t expect_version,
+                     const struct hq_queue_state *st, uint64_t *new_version);
 
     int (*foreach_event)(void *h, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,
                          void *arg);

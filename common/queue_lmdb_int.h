@@ -108,6 +108,13 @@ int ql_replay(void *h, uint64_t id, uint64_t *new_id);
 int ql_purge(void *h, uint64_t id);
 int ql_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id);
 
+/* ---- queue_lmdb_state.c: dedup lookup and named state records ---- */
+
+int ql_dedup_lookup(void *h, uint64_t hook_id, const char *delivery, uint64_t *id);
+int ql_state_get(void *h, const char *name, struct hq_queue_state *st);
+int ql_state_cas(void *h, const char *name, uint64_t expect_version,
+                 const struct hq_queue_state *st, uint64_t *new_version);
+
 /* ---- queue_lmdb_store.c: all run inside the caller's transaction ---- */
 
 /* Big-endian keys: LMDB's byte order is then numeric order. */

@@ -53,7 +53,11 @@ static int enqueue_fn(ql_queue *q, MDB_txn *txn, void *arg)
         ev.delivery = (char *)it->delivery;
         ev.event = (char *)it->event;
         ev.action = (char *)(it->action ? it->action : "");
-        if ((rc = ql_append_event(q, txn, &ev, id, now)) != 0)
+        if (it->note != NULL && (rc = hq_event_history_append(&ev, now, it->note)) != 0)
+            return rc;
+        rc = ql_append_event(q, txn, &ev, id, now);
+        free(ev.history);
+        if (rc != 0)
             return rc;
         uint8_t pk[8];
         ql_be64(pk, id);

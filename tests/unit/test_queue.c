@@ -8,6 +8,9 @@
  */
 #include "queue_case.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 HQ_TEST(enqueue_is_durable_across_reopen)
 {
     hq_queue *q = open_q(10);
@@ -394,6 +397,143 @@ HQ_TEST(steps_never_go_backwards)
     CHECK_EQ(ev->step, HQ_STEP_CHECKED);
     CHECK_STR(ev->check_desc, "fine");
     hq_event_free(ev);
+    hq_queue_close(q);
+}
+
+HQ_TEST(dedup_lookup_sees_exactly_the_pairs_enqueue_refuses)
+{
+    hq_queue *q = open_q(10);
+    uint64_t id, found = 7;
+    CHECK_EQ(hq_queue_dedup_lookup(q, 5, "guid-1", &found), HQ_ENOTFOUND);
+    CHECK_EQ(found, 0);
+    CHECK_EQ(enq(q, 1, 5, "guid-1", &id), 0);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 5, "guid-1", &found), 0);
+    CHECK_EQ(found, id);
+    /* the pair, not the GUID: another hook's delivery of the same event is new */
+    CHECK_EQ(hq_queue_dedup_lookup(q, 6, "guid-1", &found), HQ_ENOTFOUND);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 0, "guid-1", &found), HQ_ENOTFOUND);
+    /* a done event's pair is still known */
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_complete(q, &l), 0);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 5, "guid-1", &found), 0);
+    CHECK_EQ(found, id);
+    hq_queue_close(q);
+}
+
+HQ_TEST(enqueue_note_starts_the_history)
+{
+    hq_queue *q = open_q(10);
+    struct hq_enqueue it = {.hook_id = 1,
+                            .delivery = "noted",
+                            .event = "push",
+                            .repo_id = 3,
+                            .repo_name = "o/r",
+                            .payload = "{}",
+                            .payload_len = 2,
+                            .note = "caught up from GitHub's delivery log"};
+    CHECK_EQ(hq_queue_enqueue(q, &it, 1), 0);
+    CHECK_EQ(it.result, 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK(strstr(ev->history, "caught up from GitHub's delivery log") != NULL);
+    hq_event_free(ev);
+    hq_queue_close(q);
+}
+
+HQ_TEST(state_record_reads_zero_until_written)
+{
+    hq_queue *q = open_q(10);
+    struct hq_queue_state st;
+    memset(&st, 0xff, sizeof(st));
+    CHECK_EQ(hq_queue_state_get(q, "catchup", &st), 0);
+    CHECK_EQ(st.version, 0);
+    CHECK_EQ(st.position_ms, 0);
+    CHECK_EQ(st.value, 0);
+    CHECK_EQ(st.claim_until_ms, 0);
+    CHECK_STR(st.claimed_by, "");
+    hq_queue_close(q);
+}
+
+HQ_TEST(state_cas_writes_only_on_the_expected_version_and_survives_reopen)
+{
+    hq_queue *q = open_q(10);
+    struct hq_queue_state st = {.position_ms = 1234, .value = 99, .claim_until_ms = 5000};
+    snprintf(st.claimed_by, sizeof(st.claimed_by), "host:1");
+    uint64_t v = 0;
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 1, &st, &v), HQ_ELEASELOST); /* not written yet */
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 0, &st, &v), 0);
+    CHECK_EQ(v, 1);
+    /* a second claimant holding the old version loses, and changes nothing */
+    struct hq_queue_state other = {.position_ms = 1, .claim_until_ms = 9000};
+    snprintf(other.claimed_by, sizeof(other.claimed_by), "host:2");
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 0, &other, NULL), HQ_ELEASELOST);
+    hq_queue_close(q);
+    q = open_q(10);
+    struct hq_queue_state got;
+    CHECK_EQ(hq_queue_state_get(q, "catchup", &got), 0);
+    CHECK_EQ(got.version, 1);
+    CHECK_EQ(got.position_ms, 1234);
+    CHECK_EQ(got.value, 99);
+    CHECK_EQ(got.claim_until_ms, 5000);
+    CHECK_STR(got.claimed_by, "host:1");
+    /* names are separate records */
+    CHECK_EQ(hq_queue_state_get(q, "other", &got), 0);
+    CHECK_EQ(got.version, 0);
+    /* release: the holder of version 1 writes an empty claim */
+    struct hq_queue_state rel = {.position_ms = 2000, .value = 99};
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 1, &rel, &v), 0);
+    CHECK_EQ(v, 2);
+    CHECK_EQ(hq_queue_state_get(q, "catchup", &got), 0);
+    CHECK_EQ(got.version, 2);
+    CHECK_EQ(got.position_ms, 2000);
+    CHECK_STR(got.claimed_by, "");
+    CHECK_EQ(got.claim_until_ms, 0);
+    hq_queue_close(q);
+}
+
+HQ_TEST(state_cas_has_one_winner_among_processes)
+{
+    hq_queue *q = open_q(10);
+    hq_queue_close(q);
+    enum { KIDS = 4 };
+    pid_t kids[KIDS];
+    for (int k = 0; k < KIDS; k++) {
+        kids[k] = fork();
+        REQUIRE(kids[k] >= 0);
+        if (kids[k] == 0) {
+            hq_queue *cq = open_q(10);
+            struct hq_queue_state st = {.claim_until_ms = 1};
+            snprintf(st.claimed_by, sizeof(st.claimed_by), "kid:%d", k);
+            int wins = 0, rc = 0;
+            struct hq_queue_state cur;
+            while ((rc = hq_queue_state_get(cq, "race", &cur)) == 0 && cur.version < 50) {
+                rc = hq_queue_state_cas(cq, "race", cur.version, &st, NULL);
+                if (rc != 0 && rc != HQ_ELEASELOST)
+                    break;
+                wins += rc == 0;
+            }
+            if (rc != 0)
+                _exit(101);
+            hq_queue_close(cq);
+            _exit(wins > 50 ? 100 : wins);
+        }
+    }
+    int total = 0;
+    for (int k = 0; k < KIDS; k++) {
+        int status;
+        REQUIRE(waitpid(kids[k], &status, 0) == kids[k]);
+        REQUIRE(WIFEXITED(status));
+        total += WEXITSTATUS(status);
+    }
+    CHECK_EQ(total, 50); /* each version won by exactly one process */
+    q = open_q(10);
+    struct hq_queue_state got;
+    CHECK_EQ(hq_queue_state_get(q, "race", &got), 0);
+    CHECK_EQ(got.version, 50);
     hq_queue_close(q);
 }
 

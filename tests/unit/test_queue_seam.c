@@ -119,6 +119,27 @@ static int fk_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id)
     RECORD("import_dead");
     return 0;
 }
+static int fk_dedup_lookup(void *h, uint64_t hook_id, const char *delivery, uint64_t *id)
+{
+    (void)h, (void)hook_id, (void)delivery;
+    RECORD("dedup_lookup");
+    *id = 9;
+    return 0;
+}
+static int fk_state_get(void *h, const char *name, struct hq_queue_state *st)
+{
+    (void)h, (void)name, (void)st;
+    RECORD("state_get");
+    return 0;
+}
+static int fk_state_cas(void *h, const char *name, uint64_t expect_version,
+                        const struct hq_queue_state *st, uint64_t *new_version)
+{
+    (void)h, (void)name, (void)st;
+    RECORD("state_cas");
+    *new_version = expect_version + 1;
+    return 0;
+}
 static int fk_foreach_event(void *h, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,
                             void *arg)
 {
@@ -178,6 +199,9 @@ static const struct hq_queue_backend fake_backend = {
     .replay = fk_replay,
     .purge = fk_purge,
     .import_dead = fk_import_dead,
+    .dedup_lookup = fk_dedup_lookup,
+    .state_get = fk_state_get,
+    .state_cas = fk_state_cas,
     .foreach_event = fk_foreach_event,
     .foreach_dead = fk_foreach_dead,
     .stats = fk_stats,
@@ -449,6 +473,41 @@ HQ_TEST(enqueue_refuses_bad_items_alone_before_the_backend)
     }
     CHECK_EQ(hq_queue_enqueue(q, it, 0), 0); /* nothing to do */
     CHECK_EQ(fake.calls, 2);
+    hq_queue_close(q);
+}
+
+HQ_TEST(state_and_dedup_calls_are_checked_before_the_backend)
+{
+    hq_queue *q = open_fake();
+    struct hq_queue_state st;
+    memset(&st, 0, sizeof(st));
+    uint64_t id = 1, v = 0;
+    char longname[HQ_MAX_STATE_NAME_LEN + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    char longdel[HQ_MAX_DELIVERY_LEN + 2];
+    memset(longdel, 'd', sizeof(longdel) - 1);
+    longdel[sizeof(longdel) - 1] = '\0';
+    CHECK_EQ(hq_queue_dedup_lookup(q, 1, "", &id), -EINVAL);
+    CHECK_EQ(id, 0);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 1, NULL, &id), -EINVAL);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 1, longdel, &id), HQ_ETOOBIG);
+    CHECK_EQ(hq_queue_state_get(q, "", &st), -EINVAL);
+    CHECK_EQ(hq_queue_state_get(q, "Catchup", &st), -EINVAL); /* upper case */
+    CHECK_EQ(hq_queue_state_get(q, longname, &st), -EINVAL);
+    CHECK_EQ(hq_queue_state_get(q, "catchup", NULL), -EINVAL);
+    CHECK_EQ(hq_queue_state_cas(q, "a b", 0, &st, &v), -EINVAL);
+    memset(st.claimed_by, 'x', sizeof(st.claimed_by)); /* no NUL */
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 0, &st, &v), HQ_ETOOBIG);
+    CHECK_EQ(fake.calls, 0);
+    st.claimed_by[0] = '\0';
+    CHECK_EQ(hq_queue_dedup_lookup(q, 1, "guid", &id), 0);
+    CHECK_EQ(id, 9);
+    CHECK_EQ(hq_queue_dedup_lookup(q, 1, "guid", NULL), 0);
+    CHECK_EQ(hq_queue_state_get(q, "catchup", &st), 0);
+    CHECK_EQ(hq_queue_state_cas(q, "catchup", 4, &st, &v), 0);
+    CHECK_EQ(v, 5);
+    CHECK_EQ(fake.calls, 4);
     hq_queue_close(q);
 }
 
