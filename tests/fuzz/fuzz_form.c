@@ -1,5 +1,5 @@
 /*
- * fuzz_form: form-urlencoded payload extraction (receiver/ingest.h,
+ * fuzz_form: form-urlencoded payload extraction (common/ingest.h,
  * ingest_form_payload). The input is the raw form body, copied into an
  * exact-size buffer without a NUL so that ASan catches any read past len.
  * A decoded payload is never longer than the body and is NUL-terminated.

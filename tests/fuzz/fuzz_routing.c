@@ -1,5 +1,5 @@
 /*
- * fuzz_routing: routing-key extraction from a payload (receiver/ingest.h,
+ * fuzz_routing: routing-key extraction from a payload (common/ingest.h,
  * ingest_route), plus the header checks the receiver runs first. The input
  * is the payload, in an exact-size buffer without a NUL. A routed payload
  * always has a nonzero id within bounds and a non-empty, bounded name.

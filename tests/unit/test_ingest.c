@@ -1,5 +1,5 @@
 /*
- * test_ingest: the receiver's request parsing (receiver/ingest.h) — header
+ * test_ingest: the receiver's request parsing (common/ingest.h) — header
  * values, content types, form-urlencoded payloads, routing-key extraction,
  * event lists.
  */

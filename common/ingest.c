@@ -1,6 +1,6 @@
 /*
  * ingest: header checks, content types, form decoding and routing-key
- * extraction for the receiver; see ingest.h.
+ * extraction for the receiver and catch-up; see ingest.h.
  *
  * These functions see raw bytes from the network before anything is trusted
  * (the signature is checked over the body, but headers are read first), so

@@ -2,7 +2,10 @@
  * ingest: what the receiver reads from a webhook request, without any HTTP
  * server in the way — header values, the content type, the JSON carried by
  * a form-urlencoded body, and the routing key (repository id and name,
- * installation id, action) inside the payload.
+ * installation id, action) inside the payload. It lives in common/ because
+ * catch-up (worker/catchup.h, schema/design.md §9) must judge a payload from
+ * GitHub's delivery log exactly as the receiver judges a webhook: the same
+ * HOOKQ_EVENTS filter, the same routing key, the same refusals.
  *
  * Everything here is pure parsing over caller-owned bytes: no allocation
  * survives a failed call, nothing logs, every function is thread-safe. The
