@@ -405,6 +405,58 @@ out:
     return rc;
 }
 
+bool hq_github_is_app(const hq_github *gh)
+{
+    return gh != NULL && gh->jwt != NULL;
+}
+
+const char *hq_github_api(const hq_github *gh)
+{
+    return gh->api;
+}
+
+int hq_github_app_request(hq_github *gh, const char *route, const char *url, const char *body,
+                          struct hq_github_http_response *r, struct hq_gh_result *res)
+{
+    char *jwt = NULL;
+    int rc;
+    size_t alen = strlen(gh != NULL ? gh->api : "");
+    if (gh == NULL || gh->jwt == NULL || route == NULL || url == NULL || r == NULL || res == NULL)
+        return -EINVAL;
+    if (strncmp(url, gh->api, alen) != 0 || (url[alen] != '/' && url[alen] != '?')) {
+        hq_github_http_response_reset(r);
+        permanent(res, 0, "%s: GitHub pointed outside HOOKQ_GITHUB_API; not followed", route);
+        return 0;
+    }
+    for (int round = 0;; round++) {
+        free(jwt);
+        jwt = NULL;
+        /* the second round mints a fresh JWT: the cached one was refused */
+        rc = round == 0 ? hq_jwt_get(gh->jwt, hq_now_ms(), &jwt)
+                        : hq_jwt_mint(gh->jwt, hq_now_ms(), &jwt);
+        if (rc < 0)
+            goto out;
+        rc = perform(gh, route, url, jwt, body, r);
+        if (rc < 0)
+            goto out;
+        enum hq_retry_kind kind = classify(gh, 0, r, false, route, res);
+        if (kind == HQ_RK_TOKEN && round == 0)
+            continue;
+        if (kind == HQ_RK_TOKEN) {
+            int n = snprintf(res->reason, sizeof(res->reason),
+                             "%s: GitHub refused the App's JWT twice (HTTP 401): check "
+                             "HOOKQ_APP_ID, the key and the clock",
+                             route);
+            if (n < 0)
+                res->reason[0] = '\0';
+        }
+        goto out;
+    }
+out:
+    free(jwt);
+    return rc;
+}
+
 void hq_github_get_stats(hq_github *gh, struct hq_github_stats *out)
 {
     out->requests = atomic_load(&gh->st_requests);

@@ -37,6 +37,7 @@
 #include "config.h"
 #include "gh_answer.h"
 #include "gh_status.h"
+#include "github_http.h"
 #include "hq_error.h"
 #include "metrics.h"
 #include "pacing.h"
@@ -117,6 +118,26 @@ HQ_WUR int hq_github_post_status(hq_github *gh, const char *repo_full_name,
  */
 HQ_WUR int hq_github_installation_id(hq_github *gh, const char *repo_full_name, uint64_t *id,
                                      struct hq_gh_result *res);
+
+/* Whether the client holds App credentials (an App id and key). */
+bool hq_github_is_app(const hq_github *gh);
+/* The API base URL, without a trailing '/'. */
+const char *hq_github_api(const hq_github *gh);
+
+/*
+ * One request of an App endpoint with the App's JWT, for catch-up
+ * (gh_app.h, schema/design.md §9): body NULL is a GET, else a POST of it.
+ * url must begin with the API base (a Link URL from GitHub is followed
+ * verbatim, but never to another host: that is HQ_GH_PERMANENT, and the JWT
+ * is not sent). A 401 is repeated once with a freshly minted JWT. Returns 0
+ * with *res classified (github.h's outcomes; a rate limit is HQ_GH_WAIT
+ * with retry_at_ms, and the caller waits) and *r holding the answer (status,
+ * body, Link) for the caller to parse and reset with
+ * hq_github_http_response_reset; -EINVAL (also in token mode), -ENOMEM.
+ */
+HQ_WUR int hq_github_app_request(hq_github *gh, const char *route, const char *url,
+                                 const char *body, struct hq_github_http_response *r,
+                                 struct hq_gh_result *res);
 
 /* Counters since create, for tests and benchmarks (the metrics registry
  * carries the same numbers for operators). */

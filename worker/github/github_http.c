@@ -75,7 +75,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /* Keeps a header's value (trimmed) if it fits; a longer one is no valid value. */
-static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
+static void keep_header(const char *line, size_t n, size_t namelen, char *dst, size_t cap)
 {
     const char *v = line + namelen;
     size_t len = n - namelen;
@@ -83,7 +83,7 @@ static void keep_header(const char *line, size_t n, size_t namelen, char *dst)
         v++, len--;
     while (len > 0 && isspace((unsigned char)v[len - 1]))
         len--;
-    if (len < HQ_GITHUB_HTTP_HEADER_MAX) {
+    if (len < cap) {
         memcpy(dst, v, len);
         dst[len] = '\0';
     }
@@ -93,13 +93,15 @@ void hq_github_http_header_line(struct hq_github_http_response *r, const char *l
 {
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* a new response (after a redirect): forget the headers of the last one */
-        r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = '\0';
+        r->retry_after[0] = r->rl_remaining[0] = r->rl_reset[0] = r->link[0] = '\0';
     } else if (n > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
-        keep_header(line, n, 12, r->retry_after);
+        keep_header(line, n, 12, r->retry_after, sizeof(r->retry_after));
     } else if (n > 22 && strncasecmp(line, "x-ratelimit-remaining:", 22) == 0) {
-        keep_header(line, n, 22, r->rl_remaining);
+        keep_header(line, n, 22, r->rl_remaining, sizeof(r->rl_remaining));
     } else if (n > 18 && strncasecmp(line, "x-ratelimit-reset:", 18) == 0) {
-        keep_header(line, n, 18, r->rl_reset);
+        keep_header(line, n, 18, r->rl_reset, sizeof(r->rl_reset));
+    } else if (n > 5 && strncasecmp(line, "link:", 5) == 0) {
+        keep_header(line, n, 5, r->link, sizeof(r->link));
     }
 }
 

@@ -31,6 +31,7 @@ typedef struct hq_github_http hq_github_http;
 #define HQ_GITHUB_HTTP_USER_AGENT_MAX 128 /* with its NUL */
 #define HQ_GITHUB_HTTP_HEADER_MAX     64  /* retry-after and x-ratelimit-* values kept */
 #define HQ_GITHUB_HTTP_ERROR_MAX      256 /* curl's message; at least CURL_ERROR_SIZE */
+#define HQ_GITHUB_HTTP_LINK_MAX       4096 /* the Link header that pages a list */
 
 struct hq_github_http_opts {
     const char *user_agent; /* not NULL, shorter than HQ_GITHUB_HTTP_USER_AGENT_MAX */
@@ -58,6 +59,7 @@ struct hq_github_http_response {
     char retry_after[HQ_GITHUB_HTTP_HEADER_MAX];
     char rl_remaining[HQ_GITHUB_HTTP_HEADER_MAX];
     char rl_reset[HQ_GITHUB_HTTP_HEADER_MAX];
+    char link[HQ_GITHUB_HTTP_LINK_MAX]; /* Link, same rule with its own cap */
 };
 
 /*
@@ -89,8 +91,8 @@ HQ_WUR int hq_github_http_perform(hq_github_http *h, const char *url, const char
 /*
  * Takes one header line of an answer as libcurl hands it over (n bytes, not
  * NUL-terminated, with its CRLF): keeps the trimmed value of retry-after,
- * x-ratelimit-remaining or x-ratelimit-reset (names in any case) in r, and
- * forgets all three on a status line ("HTTP/..."), where the answer after a
+ * x-ratelimit-remaining, x-ratelimit-reset or link (names in any case) in r,
+ * and forgets them all on a status line ("HTTP/..."), where the answer after a
  * redirect begins. Other lines are ignored. hq_github_http_perform feeds
  * every line through it; hq_retry_classify parses the values kept.
  */
