@@ -17,6 +17,7 @@
  */
 #include "config.h"
 #include "fh_api.h"
+#include "fh_deliveries.h"
 #include "fh_http.h"
 #include "hq_error.h"
 
@@ -155,6 +156,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    rc = fh_deliveries_open(&opts, &ctx.deliveries, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        status = 2;
+        goto out;
+    }
     struct fh_tokens_cfg tcfg = {
         .ttl_ms = opts.token_ttl_ms,
         .length = opts.token_length,
@@ -207,6 +214,7 @@ out:
     fh_faults_destroy(ctx.faults);
     fh_tokens_destroy(ctx.tokens);
     fh_jwt_close(ctx.jwt);
+    fh_deliveries_close(ctx.deliveries);
     for (size_t i = 0; i < ctx.npats; i++)
         free(ctx.pats[i]);
     free(ctx.pats);

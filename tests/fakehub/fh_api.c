@@ -4,6 +4,7 @@
  * decisions. The statuses endpoint's validation lives in fh_status.c.
  */
 #include "fh_api.h"
+#include "fh_deliveries.h"
 #include "clock.h"
 #include "config.h"
 #include "fh_util.h"
@@ -27,16 +28,29 @@ enum fh_route {
     ROUTE_INSTALLATION,
     ROUTE_STATUSES,
     ROUTE_RATE_LIMIT,
+    ROUTE_HOOK_DELIVERIES, /* fh_deliveries.h */
+    ROUTE_HOOK_DELIVERY,
+    ROUTE_HOOK_REDELIVER,
+    ROUTE_FAKEHUB_SEND,
 };
 
-static const char *const route_names[] = {"unknown", "access_tokens", "installation", "statuses",
-                                          "rate_limit"};
-static const unsigned route_fault_bits[] = {0, FH_FR_TOKENS, FH_FR_INSTALLATION, FH_FR_STATUSES,
-                                            FH_FR_RATE_LIMIT};
+static const char *const route_names[] = {"unknown",         "access_tokens",  "installation",
+                                          "statuses",        "rate_limit",     "hook_deliveries",
+                                          "hook_delivery",   "hook_redeliver", "fakehub_send"};
+static const unsigned route_fault_bits[] = {0,
+                                            FH_FR_TOKENS,
+                                            FH_FR_INSTALLATION,
+                                            FH_FR_STATUSES,
+                                            FH_FR_RATE_LIMIT,
+                                            FH_FR_DELIVERIES,
+                                            FH_FR_DELIVERIES,
+                                            FH_FR_DELIVERIES,
+                                            0};
 
 struct route_match {
     enum fh_route route;
     uint64_t inst;                   /* access_tokens: from the path */
+    uint64_t delivery;               /* hook_delivery, hook_redeliver: from the path */
     char repo[2 * MAX_NAME_LEN + 2]; /* installation, statuses: "owner/name" */
     char sha[FH_MAX_PATH];           /* statuses */
 };
@@ -126,6 +140,16 @@ static void match_route(const char *method, const char *path, struct route_match
             snprintf(m->repo, sizeof(m->repo), "%s/%s", seg[1], seg[2]); /* fits: names */
     } else if (nseg == 1 && get && strcmp(seg[0], "rate_limit") == 0) {
         m->route = ROUTE_RATE_LIMIT;
+    } else if (nseg >= 3 && strcmp(seg[0], "app") == 0 && strcmp(seg[1], "hook") == 0 &&
+               strcmp(seg[2], "deliveries") == 0) {
+        if (nseg == 3 && get)
+            m->route = ROUTE_HOOK_DELIVERIES;
+        else if (nseg >= 4 && hq_parse_uint(seg[3], 1, 1ull << 53, &m->delivery) == 0)
+            m->route = nseg == 4 && get                                             ? ROUTE_HOOK_DELIVERY
+                       : nseg == 5 && post && strcmp(seg[4], "attempts") == 0 ? ROUTE_HOOK_REDELIVER
+                                                                              : ROUTE_UNKNOWN;
+    } else if (nseg == 2 && post && strcmp(seg[0], "_fakehub") == 0 && strcmp(seg[1], "send") == 0) {
+        m->route = ROUTE_FAKEHUB_SEND;
     }
 }
 
@@ -526,6 +550,19 @@ void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_an
     case ROUTE_INSTALLATION: installation(ctx, &m, &c, ans); break;
     case ROUTE_STATUSES: statuses(ctx, &m, rq, &c, ans); break;
     case ROUTE_RATE_LIMIT: rate_limit(ctx, &c, ans); break;
+    case ROUTE_HOOK_DELIVERIES:
+        if (require_jwt(&c, ans))
+            fh_deliveries_list(ctx, rq, ans);
+        break;
+    case ROUTE_HOOK_DELIVERY:
+        if (require_jwt(&c, ans))
+            fh_deliveries_get(ctx, m.delivery, ans);
+        break;
+    case ROUTE_HOOK_REDELIVER:
+        if (require_jwt(&c, ans))
+            fh_deliveries_redeliver(ctx, m.delivery, ans);
+        break;
+    case ROUTE_FAKEHUB_SEND: fh_deliveries_send(ctx, rq, ans); break;
     case ROUTE_UNKNOWN: break;
     }
     if (fault == FH_FAULT_HANG)

@@ -39,6 +39,7 @@ struct fh_ctx {
     fh_tokens *tokens;
     fh_faults *faults;
     fh_record *record; /* NULL: no record */
+    struct fh_deliveries *deliveries; /* the App's delivery log (fh_deliveries.h) */
     atomic_uint_fast64_t next_status_id;
     atomic_uint_fast64_t next_request_id;
 };
@@ -47,6 +48,8 @@ struct fh_ctx {
 struct fh_request {
     const char *method, *path;
     const char *authorization, *accept, *user_agent, *api_version;
+    const char *host;                /* Host header: absolute Link URLs */
+    const char *q_cursor, *q_per_page; /* query arguments of the delivery list */
     const char *body;
     size_t body_len;
     bool body_too_big;
@@ -63,6 +66,7 @@ struct fh_answer {
     uint64_t rl_limit, rl_remaining, rl_used;
     int64_t rl_reset_s;
     char request_id[40];
+    char *link; /* malloc'd Link header value, NULL: none */
 };
 
 /* Decides the answer to rq into *ans (zeroed by the caller) and records it.

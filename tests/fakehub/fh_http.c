@@ -75,6 +75,9 @@ static enum MHD_Result answer(struct fh_ctx *ctx, struct MHD_Connection *conn, c
         .accept = header(conn, MHD_HTTP_HEADER_ACCEPT),
         .user_agent = header(conn, MHD_HTTP_HEADER_USER_AGENT),
         .api_version = header(conn, "X-GitHub-Api-Version"),
+        .host = header(conn, MHD_HTTP_HEADER_HOST),
+        .q_cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor"),
+        .q_per_page = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "per_page"),
         .body = hq_dynbuf_str(&r->body),
         .body_len = hq_dynbuf_len(&r->body),
         .body_too_big = r->too_big,
@@ -86,6 +89,7 @@ static enum MHD_Result answer(struct fh_ctx *ctx, struct MHD_Connection *conn, c
     fh_faults_sleep(ctx->faults, ans.delay_ms);
     if (ans.reset) {
         free(ans.body);
+        free(ans.link);
         arm_reset(conn);
         return MHD_NO;
     }
@@ -94,6 +98,7 @@ static enum MHD_Result answer(struct fh_ctx *ctx, struct MHD_Connection *conn, c
                                                                 ans.body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(ans.body);
+        free(ans.link);
         return MHD_NO;
     }
     ans.body = NULL; /* the response owns it */
@@ -108,7 +113,9 @@ static enum MHD_Result answer(struct fh_ctx *ctx, struct MHD_Connection *conn, c
         MHD_add_response_header(resp, "x-github-media-type", "github.v3; format=json") == MHD_YES &&
         (ans.request_id[0] == '\0' ||
          MHD_add_response_header(resp, "x-github-request-id", ans.request_id) == MHD_YES) &&
-        (ans.retry_after_s < 0 || add_u64(resp, "retry-after", (uint64_t)ans.retry_after_s));
+        (ans.retry_after_s < 0 || add_u64(resp, "retry-after", (uint64_t)ans.retry_after_s)) &&
+        (ans.link == NULL || MHD_add_response_header(resp, "Link", ans.link) == MHD_YES);
+    free(ans.link);
     enum MHD_Result ret = ok ? MHD_queue_response(conn, ans.status, resp) : MHD_NO;
     MHD_destroy_response(resp);
     return ret;

@@ -38,6 +38,10 @@ enum {
     OPT_REVOKE_OLDER,
     OPT_STATUS_CODE_FOR,
     OPT_INSTALLATION,
+    OPT_DELIVERIES,
+    OPT_DELIVER_TO,
+    OPT_WEBHOOK_SECRET,
+    OPT_HOOK_ID,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -71,6 +75,10 @@ static const struct option long_opts[] = {
     {"revoke-older", no_argument, NULL, OPT_REVOKE_OLDER},
     {"status-code-for", required_argument, NULL, OPT_STATUS_CODE_FOR},
     {"installation", required_argument, NULL, OPT_INSTALLATION},
+    {"deliveries", required_argument, NULL, OPT_DELIVERIES},
+    {"deliver-to", required_argument, NULL, OPT_DELIVER_TO},
+    {"webhook-secret-file", required_argument, NULL, OPT_WEBHOOK_SECRET},
+    {"hook-id", required_argument, NULL, OPT_HOOK_ID},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -84,7 +92,15 @@ void fh_opts_usage(FILE *out)
           "Endpoints: POST /app/installations/{id}/access_tokens (App JWT),\n"
           "  GET /repos/{owner}/{repo}/installation (App JWT),\n"
           "  POST /repos/{owner}/{repo}/statuses/{sha} (installation token or PAT),\n"
-          "  GET /rate_limit.\n"
+          "  GET /rate_limit, the App's delivery log: GET /app/hook/deliveries,\n"
+          "  GET /app/hook/deliveries/{id}, POST /app/hook/deliveries/{id}/attempts (App\n"
+          "  JWT), and POST /_fakehub/send {event, payload[, guid]} (no credential).\n"
+          "\n"
+          "Delivery log:\n"
+          "  --deliveries FILE           seed the log from a JSON array of deliveries\n"
+          "  --deliver-to URL            http://HOST:PORT/PATH that sends and redeliveries POST to\n"
+          "  --webhook-secret-file FILE  signs them (first line)\n"
+          "  --hook-id N                 their X-GitHub-Hook-ID (default none)\n"
           "\n"
           "Server:\n"
           "  --listen HOST:PORT          address (default 127.0.0.1:0, 0 = ephemeral port);\n"
@@ -106,7 +122,8 @@ void fh_opts_usage(FILE *out)
           "  --budget N                  requests per installation per window (default: none)\n"
           "  --budget-window S           budget window (default 3600s)\n"
           "Faults (fractions 0..1 of the requests on --fault-routes; sum <= 1):\n"
-          "  --fault-routes LIST         statuses, tokens, installation, rate_limit or all,\n"
+          "  --fault-routes LIST         statuses, tokens, installation, rate_limit,\n"
+          "                              deliveries or all,\n"
           "                              comma-separated (default statuses)\n"
           "  --seed N                    make the choice of faults deterministic\n"
           "  --latency-ms N              delay every answer by N ms\n"
@@ -190,6 +207,7 @@ static int parse_routes(const char *s, unsigned *out)
                  {"tokens", FH_FR_TOKENS},
                  {"installation", FH_FR_INSTALLATION},
                  {"rate_limit", FH_FR_RATE_LIMIT},
+                 {"deliveries", FH_FR_DELIVERIES},
                  {"all", FH_FR_ALL}};
     unsigned bits = 0;
     const char *p = s;
@@ -255,8 +273,15 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
             if (hq_parse_uint(v, 1, (1ull << 53), &o->app_id) != 0)
                 return fail(err, errcap, name, v, "expected a positive integer");
             break;
+        case OPT_HOOK_ID:
+            if (hq_parse_uint(v, 1, (1ull << 53), &o->hook_id) != 0)
+                return fail(err, errcap, name, v, "expected a positive integer");
+            break;
         case OPT_APP_KEY: o->app_key_file = v; break;
         case OPT_PAT_FILE: o->pat_file = v; break;
+        case OPT_DELIVERIES: o->deliveries_file = v; break;
+        case OPT_DELIVER_TO: o->deliver_to = v; break;
+        case OPT_WEBHOOK_SECRET: o->webhook_secret_file = v; break;
         case OPT_SEED:
             if (hq_parse_uint(v, 0, UINT64_MAX, &f->seed) != 0)
                 return fail(err, errcap, name, v, "expected an unsigned integer");
@@ -265,7 +290,7 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
         case OPT_FAULT_ROUTES:
             if (parse_routes(v, &f->routes) != 0)
                 return fail(err, errcap, name, v,
-                            "expected statuses, tokens, installation, rate_limit or all");
+                            "expected statuses, tokens, installation, rate_limit, deliveries or all");
             break;
         case OPT_FAIL_5XX:
         case OPT_RATE_429:

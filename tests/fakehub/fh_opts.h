@@ -20,7 +20,8 @@ enum {
     FH_FR_TOKENS = 1u << 1, /* POST /app/installations/{id}/access_tokens */
     FH_FR_INSTALLATION = 1u << 2,
     FH_FR_RATE_LIMIT = 1u << 3,
-    FH_FR_ALL = 0xfu,
+    FH_FR_DELIVERIES = 1u << 4, /* the App's delivery log (fh_deliveries.h) */
+    FH_FR_ALL = 0x1fu,
 };
 
 /* Caps on command-line input. */
@@ -66,6 +67,11 @@ struct fh_opts {
     size_t n_installations;
     struct fh_repo_map status_codes[FH_MAX_MAPPINGS];
     size_t n_status_codes;
+    /* the delivery log (fh_deliveries.h) */
+    const char *deliveries_file;     /* seed deliveries, NULL: none */
+    const char *deliver_to;          /* http://host:port/path of the receiver, NULL: none */
+    const char *webhook_secret_file; /* signs what is delivered */
+    uint64_t hook_id;                /* X-GitHub-Hook-ID of what is sent */
 };
 
 enum fh_opts_action { FH_OPTS_RUN = 0, FH_OPTS_HELP, FH_OPTS_VERSION };
