@@ -99,6 +99,9 @@ struct ingest_route {
  */
 HQ_WUR int ingest_route(const char *json, size_t len, struct ingest_route *r, const char **why);
 
+/* HOOKQ_EVENTS when unset (schema/design.md §5). */
+#define INGEST_DEFAULT_EVENTS "push,pull_request"
+
 /*
  * Parses an event list ("push,pull_request", "*" for all) for HOOKQ_EVENTS
  * into a NULL-terminated array of malloc'd names (*all set for "*"). Free with

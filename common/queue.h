@@ -186,8 +186,7 @@ HQ_WUR int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n);
  * must not be empty (-EINVAL) and within HQ_MAX_DELIVERY_LEN (HQ_ETOOBIG).
  * Read-only: works on a queue opened read_only.
  */
-HQ_WUR int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *delivery,
-                                 uint64_t *id);
+HQ_WUR int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *delivery, uint64_t *id);
 
 /*
  * Named state records: a few small records shared by every process on the
@@ -199,10 +198,10 @@ HQ_WUR int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *deli
  */
 #define HQ_MAX_STATE_NAME_LEN 64
 struct hq_queue_state {
-    uint64_t version;       /* 0: never written; each successful set adds 1 */
-    int64_t position_ms;    /* the owner's position in time */
-    uint64_t value;         /* one number the owner keeps beside it */
-    int64_t claim_until_ms; /* claimed_by holds the record until then; 0: no claim */
+    uint64_t version;                      /* 0: never written; each successful set adds 1 */
+    int64_t position_ms;                   /* the owner's position in time */
+    uint64_t value;                        /* one number the owner keeps beside it */
+    int64_t claim_until_ms;                /* claimed_by holds the record until then; 0: no claim */
     char claimed_by[HQ_MAX_OWNER_LEN + 1]; /* "" when unclaimed */
 };
 

@@ -18,7 +18,7 @@
 
 #define DEF_LISTEN "127.0.0.1:8080"
 #define DEF_PATH   "/webhook"
-#define DEF_EVENTS "push,pull_request"
+#define DEF_EVENTS INGEST_DEFAULT_EVENTS
 
 static unsigned default_threads(void)
 {

@@ -4,6 +4,8 @@
  * configuration → queue → GitHub client → processor → pool of threads →
  * /metrics; then waits for SIGTERM/SIGINT and shuts down in reverse.
  */
+#include "catchup_config.h"
+#include "catchup_sched.h"
 #include "clock.h"
 #include "config.h"
 #include "github.h"
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool pool_healthy(void *arg)
 {
@@ -51,13 +54,19 @@ int main(int argc, char **argv)
     hq_processor *proc = NULL;
     hq_pool *pool = NULL;
     hq_metrics_http *http = NULL;
+    hq_catchup_sched *catchup = NULL;
+    struct hq_catchup_config cu = {0};
+    char owner[128];
     sigset_t sigs;
     block_signals(&sigs);
 
     rc = worker_config_load(&cfg, &err);
+    if (rc == 0)
+        rc = hq_catchup_config_load(&cu, &err);
     if (rc != 0) {
         fprintf(stderr, "hookq-worker: %s\n", rc == HQ_ECONFIG ? err.msg : hq_strerror(rc));
         worker_config_free(&cfg);
+        hq_catchup_config_free(&cu);
         return 2;
     }
     hq_log_setup("hookq-worker", cfg.log.json, cfg.log.level);
@@ -116,6 +125,35 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (cu.interval_ms == 0) {
+        hq_info("catch_up", NULL, "catch-up is off (HOOKQ_CATCHUP_INTERVAL=0)");
+    } else if (!hq_github_is_app(gh)) {
+        hq_info("catch_up", NULL,
+                "catch-up is off: reading the delivery log needs GitHub App credentials "
+                "(HOOKQ_APP_ID, HOOKQ_APP_KEY_FILE)");
+    } else {
+        char host[64] = "host";
+        if (gethostname(host, sizeof(host)) != 0)
+            host[0] = '\0';
+        host[sizeof(host) - 1] = '\0';
+        if (hq_snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid()) != 0)
+            owner[0] = '\0';
+        struct hq_catchup_sched_opts so = {
+            .run = {.gh = gh,
+                    .q = q,
+                    .events = cu.events,
+                    .all_events = cu.all_events,
+                    .max_body = (size_t)cu.max_body},
+            .interval_ms = cu.interval_ms,
+            .window_ms = cu.window_ms,
+            .owner = owner,
+            .metrics = m,
+        };
+        if ((rc = hq_catchup_sched_start(&so, &catchup)) != 0)
+            goto fail;
+        hq_info("catch_up", NULL, "catch-up every %lld ms, looking back at most %lld ms",
+                (long long)cu.interval_ms, (long long)cu.window_ms);
+    }
     hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on port %d (%s)",
             HOOKQ_VERSION, (unsigned long long)cfg.workers, cfg.queue.db,
             hq_metrics_http_port(http), cfg.metrics_listen);
@@ -130,6 +168,7 @@ fail:
     fprintf(stderr, "hookq-worker: start failed: %s\n", hq_strerror(rc));
     status = 1;
 out:
+    hq_catchup_sched_stop(catchup);
     if (pool != NULL) {
         hq_pool_stop(pool);
         hq_pool_join(pool, cfg.shutdown_grace_ms);
@@ -143,5 +182,6 @@ out:
     if (status == 0)
         hq_info("stop", NULL, "stopped cleanly");
     worker_config_free(&cfg);
+    hq_catchup_config_free(&cu);
     return status;
 }

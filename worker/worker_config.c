@@ -1,5 +1,6 @@
 /* worker_config: environment → struct worker_config; see worker_config.h. */
 #include "worker_config.h"
+#include "catchup_config.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ void worker_config_usage(FILE *fp)
     hq_settings_usage(fp, HQ_SETTINGS_USAGE_QUEUE, 24, 32);
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         fprintf(fp, "  %-24s %-32s %s\n", vars[i].name, vars[i].def, vars[i].help);
+    hq_catchup_config_usage(fp);
     hq_settings_usage(fp, HQ_SETTINGS_USAGE_LOG, 24, 32);
     fprintf(fp, "\nDurations take units (500ms, 30s, 10m, 1h), sizes too (64MiB, 4GiB).\n"
                 "Give either HOOKQ_APP_ID with HOOKQ_APP_KEY_FILE, or HOOKQ_TOKEN_FILE.\n"

@@ -34,9 +34,9 @@ enum fh_route {
     ROUTE_FAKEHUB_SEND,
 };
 
-static const char *const route_names[] = {"unknown",         "access_tokens",  "installation",
-                                          "statuses",        "rate_limit",     "hook_deliveries",
-                                          "hook_delivery",   "hook_redeliver", "fakehub_send"};
+static const char *const route_names[] = {"unknown",       "access_tokens",  "installation",
+                                          "statuses",      "rate_limit",     "hook_deliveries",
+                                          "hook_delivery", "hook_redeliver", "fakehub_send"};
 static const unsigned route_fault_bits[] = {0,
                                             FH_FR_TOKENS,
                                             FH_FR_INSTALLATION,
@@ -145,10 +145,11 @@ static void match_route(const char *method, const char *path, struct route_match
         if (nseg == 3 && get)
             m->route = ROUTE_HOOK_DELIVERIES;
         else if (nseg >= 4 && hq_parse_uint(seg[3], 1, 1ull << 53, &m->delivery) == 0)
-            m->route = nseg == 4 && get                                             ? ROUTE_HOOK_DELIVERY
+            m->route = nseg == 4 && get                                       ? ROUTE_HOOK_DELIVERY
                        : nseg == 5 && post && strcmp(seg[4], "attempts") == 0 ? ROUTE_HOOK_REDELIVER
                                                                               : ROUTE_UNKNOWN;
-    } else if (nseg == 2 && post && strcmp(seg[0], "_fakehub") == 0 && strcmp(seg[1], "send") == 0) {
+    } else if (nseg == 2 && post && strcmp(seg[0], "_fakehub") == 0 &&
+               strcmp(seg[1], "send") == 0) {
         m->route = ROUTE_FAKEHUB_SEND;
     }
 }

@@ -38,7 +38,7 @@ struct fh_ctx {
     size_t npats;
     fh_tokens *tokens;
     fh_faults *faults;
-    fh_record *record; /* NULL: no record */
+    fh_record *record;                /* NULL: no record */
     struct fh_deliveries *deliveries; /* the App's delivery log (fh_deliveries.h) */
     atomic_uint_fast64_t next_status_id;
     atomic_uint_fast64_t next_request_id;
@@ -48,7 +48,7 @@ struct fh_ctx {
 struct fh_request {
     const char *method, *path;
     const char *authorization, *accept, *user_agent, *api_version;
-    const char *host;                /* Host header: absolute Link URLs */
+    const char *host;                  /* Host header: absolute Link URLs */
     const char *q_cursor, *q_per_page; /* query arguments of the delivery list */
     const char *body;
     size_t body_len;

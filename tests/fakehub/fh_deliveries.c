@@ -227,25 +227,25 @@ static cJSON *summary(const struct entry *e)
     char *dot = strchr(at, '.');
     if (dot != NULL)
         memcpy(dot, "Z", 2);
-    bool ok = cJSON_AddNumberToObject(o, "id", (double)e->id) &&
-              cJSON_AddStringToObject(o, "guid", e->guid) &&
-              cJSON_AddStringToObject(o, "delivered_at", at) &&
-              cJSON_AddBoolToObject(o, "redelivery", e->redelivery) &&
-              cJSON_AddNumberToObject(o, "duration", 0.05) &&
-              cJSON_AddStringToObject(o, "status",
-                                      e->status_code >= 200 && e->status_code < 400 ? "OK"
-                                      : e->status_code == 0 ? "failed to connect to host"
-                                                            : "Invalid HTTP Response") &&
-              cJSON_AddNumberToObject(o, "status_code", e->status_code) &&
-              cJSON_AddStringToObject(o, "event", e->event) &&
-              (e->action ? cJSON_AddStringToObject(o, "action", e->action)
-                         : cJSON_AddNullToObject(o, "action")) &&
-              (e->installation_id ? cJSON_AddNumberToObject(o, "installation_id",
-                                                            (double)e->installation_id)
-                                  : cJSON_AddNullToObject(o, "installation_id")) &&
-              (e->repository_id
-                   ? cJSON_AddNumberToObject(o, "repository_id", (double)e->repository_id)
-                   : cJSON_AddNullToObject(o, "repository_id"));
+    bool ok =
+        cJSON_AddNumberToObject(o, "id", (double)e->id) &&
+        cJSON_AddStringToObject(o, "guid", e->guid) &&
+        cJSON_AddStringToObject(o, "delivered_at", at) &&
+        cJSON_AddBoolToObject(o, "redelivery", e->redelivery) &&
+        cJSON_AddNumberToObject(o, "duration", 0.05) &&
+        cJSON_AddStringToObject(o, "status",
+                                e->status_code >= 200 && e->status_code < 400 ? "OK"
+                                : e->status_code == 0 ? "failed to connect to host"
+                                                      : "Invalid HTTP Response") &&
+        cJSON_AddNumberToObject(o, "status_code", e->status_code) &&
+        cJSON_AddStringToObject(o, "event", e->event) &&
+        (e->action ? cJSON_AddStringToObject(o, "action", e->action)
+                   : cJSON_AddNullToObject(o, "action")) &&
+        (e->installation_id
+             ? cJSON_AddNumberToObject(o, "installation_id", (double)e->installation_id)
+             : cJSON_AddNullToObject(o, "installation_id")) &&
+        (e->repository_id ? cJSON_AddNumberToObject(o, "repository_id", (double)e->repository_id)
+                          : cJSON_AddNullToObject(o, "repository_id"));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -284,8 +284,8 @@ void fh_deliveries_list(struct fh_ctx *ctx, const struct fh_request *rq, struct 
     if (more && rq->host != NULL) {
         char link[1024];
         int n = snprintf(link, sizeof(link),
-                         "<http://%s/app/hook/deliveries?per_page=%" PRIu64
-                         "&cursor=v1_%" PRIu64 ">; rel=\"next\"",
+                         "<http://%s/app/hook/deliveries?per_page=%" PRIu64 "&cursor=v1_%" PRIu64
+                         ">; rel=\"next\"",
                          rq->host, per, last);
         if (n > 0 && (size_t)n < sizeof(link))
             ans->link = strdup(link);
@@ -448,8 +448,8 @@ void fh_deliveries_redeliver(struct fh_ctx *ctx, uint64_t id, struct fh_answer *
         return;
     }
     int status = deliver(d, copy.event, copy.guid, copy.hook_id, copy.payload);
-    (void)record_delivery(d, copy.guid, copy.event, copy.action, copy.payload, true,
-                          copy.hook_id, status);
+    (void)record_delivery(d, copy.guid, copy.event, copy.action, copy.payload, true, copy.hook_id,
+                          status);
     free(copy.action);
     free(copy.payload);
     fh_answer_json(ans, 202, cJSON_CreateObject());

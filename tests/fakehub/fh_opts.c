@@ -86,63 +86,64 @@ static const struct option long_opts[] = {
 
 void fh_opts_usage(FILE *out)
 {
-    fputs("usage: fakehub [options]\n"
-          "A stand-in GitHub REST API for hookq's tests, benchmarks and demo.\n"
-          "\n"
-          "Endpoints: POST /app/installations/{id}/access_tokens (App JWT),\n"
-          "  GET /repos/{owner}/{repo}/installation (App JWT),\n"
-          "  POST /repos/{owner}/{repo}/statuses/{sha} (installation token or PAT),\n"
-          "  GET /rate_limit, the App's delivery log: GET /app/hook/deliveries,\n"
-          "  GET /app/hook/deliveries/{id}, POST /app/hook/deliveries/{id}/attempts (App\n"
-          "  JWT), and POST /_fakehub/send {event, payload[, guid]} (no credential).\n"
-          "\n"
-          "Delivery log:\n"
-          "  --deliveries FILE           seed the log from a JSON array of deliveries\n"
-          "  --deliver-to URL            http://HOST:PORT/PATH that sends and redeliveries POST to\n"
-          "  --webhook-secret-file FILE  signs them (first line)\n"
-          "  --hook-id N                 their X-GitHub-Hook-ID (default none)\n"
-          "\n"
-          "Server:\n"
-          "  --listen HOST:PORT          address (default 127.0.0.1:0, 0 = ephemeral port);\n"
-          "                              prints 'fakehub listening on HOST:PORT' once bound\n"
-          "  --port-file FILE            also write the bound port to FILE\n"
-          "  --record FILE               append one JSON line per answered request\n"
-          "Credentials:\n"
-          "  --app-id N                  GitHub App id the JWT's iss must name\n"
-          "  --app-public-key FILE       PEM RSA public key that verifies the JWT (RS256)\n"
-          "  --pat-file FILE             accepted personal access tokens, one per line\n"
-          "  --installation REPO=ID      GET /repos/REPO/installation answers ID (repeatable;\n"
-          "                              REPO '*' matches any repository); others 404\n"
-          "Tokens and budgets:\n"
-          "  --token-ttl S               lifetime of issued tokens (default 3600s)\n"
-          "  --token-length N            length of issued tokens, 'ghs_' included\n"
-          "                              (default 40, up to 4096)\n"
-          "  --revoke-older              a new token revokes its installation's older tokens\n"
-          "  --young-token-ms N          401 for installation tokens younger than N ms\n"
-          "  --budget N                  requests per installation per window (default: none)\n"
-          "  --budget-window S           budget window (default 3600s)\n"
-          "Faults (fractions 0..1 of the requests on --fault-routes; sum <= 1):\n"
-          "  --fault-routes LIST         statuses, tokens, installation, rate_limit,\n"
-          "                              deliveries or all,\n"
-          "                              comma-separated (default statuses)\n"
-          "  --seed N                    make the choice of faults deterministic\n"
-          "  --latency-ms N              delay every answer by N ms\n"
-          "  --fail-5xx F                answer 500, 502 or 503\n"
-          "  --rate-429 F                answer 429 with retry-after (--retry-after S, default 1)\n"
-          "  --primary-403 F             403 with x-ratelimit-remaining: 0 and a reset\n"
-          "                              --reset-in S from now (default 2)\n"
-          "  --secondary-403 F           403 secondary rate limit; retry-after\n"
-          "                              --secondary-retry-after S (default 0 = no header)\n"
-          "  --reset F                   close the connection without an answer\n"
-          "  --hang F                    process, then hold the answer --hang-ms N\n"
-          "                              (default 60000)\n"
-          "  --malformed F               answer 200/201 with a body that is not JSON\n"
-          "  --status-code-for REPO=CODE answer statuses for REPO with CODE (repeatable)\n"
-          "\n"
-          "  --help                      this text\n"
-          "  --version                   the version\n"
-          "SIGTERM or SIGINT stops the server, flushes the record and exits 0.\n",
-          out);
+    fputs(
+        "usage: fakehub [options]\n"
+        "A stand-in GitHub REST API for hookq's tests, benchmarks and demo.\n"
+        "\n"
+        "Endpoints: POST /app/installations/{id}/access_tokens (App JWT),\n"
+        "  GET /repos/{owner}/{repo}/installation (App JWT),\n"
+        "  POST /repos/{owner}/{repo}/statuses/{sha} (installation token or PAT),\n"
+        "  GET /rate_limit, the App's delivery log: GET /app/hook/deliveries,\n"
+        "  GET /app/hook/deliveries/{id}, POST /app/hook/deliveries/{id}/attempts (App\n"
+        "  JWT), and POST /_fakehub/send {event, payload[, guid]} (no credential).\n"
+        "\n"
+        "Delivery log:\n"
+        "  --deliveries FILE           seed the log from a JSON array of deliveries\n"
+        "  --deliver-to URL            http://HOST:PORT/PATH that sends and redeliveries POST to\n"
+        "  --webhook-secret-file FILE  signs them (first line)\n"
+        "  --hook-id N                 their X-GitHub-Hook-ID (default none)\n"
+        "\n"
+        "Server:\n"
+        "  --listen HOST:PORT          address (default 127.0.0.1:0, 0 = ephemeral port);\n"
+        "                              prints 'fakehub listening on HOST:PORT' once bound\n"
+        "  --port-file FILE            also write the bound port to FILE\n"
+        "  --record FILE               append one JSON line per answered request\n"
+        "Credentials:\n"
+        "  --app-id N                  GitHub App id the JWT's iss must name\n"
+        "  --app-public-key FILE       PEM RSA public key that verifies the JWT (RS256)\n"
+        "  --pat-file FILE             accepted personal access tokens, one per line\n"
+        "  --installation REPO=ID      GET /repos/REPO/installation answers ID (repeatable;\n"
+        "                              REPO '*' matches any repository); others 404\n"
+        "Tokens and budgets:\n"
+        "  --token-ttl S               lifetime of issued tokens (default 3600s)\n"
+        "  --token-length N            length of issued tokens, 'ghs_' included\n"
+        "                              (default 40, up to 4096)\n"
+        "  --revoke-older              a new token revokes its installation's older tokens\n"
+        "  --young-token-ms N          401 for installation tokens younger than N ms\n"
+        "  --budget N                  requests per installation per window (default: none)\n"
+        "  --budget-window S           budget window (default 3600s)\n"
+        "Faults (fractions 0..1 of the requests on --fault-routes; sum <= 1):\n"
+        "  --fault-routes LIST         statuses, tokens, installation, rate_limit,\n"
+        "                              deliveries or all,\n"
+        "                              comma-separated (default statuses)\n"
+        "  --seed N                    make the choice of faults deterministic\n"
+        "  --latency-ms N              delay every answer by N ms\n"
+        "  --fail-5xx F                answer 500, 502 or 503\n"
+        "  --rate-429 F                answer 429 with retry-after (--retry-after S, default 1)\n"
+        "  --primary-403 F             403 with x-ratelimit-remaining: 0 and a reset\n"
+        "                              --reset-in S from now (default 2)\n"
+        "  --secondary-403 F           403 secondary rate limit; retry-after\n"
+        "                              --secondary-retry-after S (default 0 = no header)\n"
+        "  --reset F                   close the connection without an answer\n"
+        "  --hang F                    process, then hold the answer --hang-ms N\n"
+        "                              (default 60000)\n"
+        "  --malformed F               answer 200/201 with a body that is not JSON\n"
+        "  --status-code-for REPO=CODE answer statuses for REPO with CODE (repeatable)\n"
+        "\n"
+        "  --help                      this text\n"
+        "  --version                   the version\n"
+        "SIGTERM or SIGINT stops the server, flushes the record and exits 0.\n",
+        out);
 }
 
 static int fail(char *err, size_t errcap, const char *flag, const char *value, const char *why)
@@ -203,12 +204,9 @@ static int parse_routes(const char *s, unsigned *out)
     static const struct {
         const char *name;
         unsigned bits;
-    } names[] = {{"statuses", FH_FR_STATUSES},
-                 {"tokens", FH_FR_TOKENS},
-                 {"installation", FH_FR_INSTALLATION},
-                 {"rate_limit", FH_FR_RATE_LIMIT},
-                 {"deliveries", FH_FR_DELIVERIES},
-                 {"all", FH_FR_ALL}};
+    } names[] = {{"statuses", FH_FR_STATUSES},         {"tokens", FH_FR_TOKENS},
+                 {"installation", FH_FR_INSTALLATION}, {"rate_limit", FH_FR_RATE_LIMIT},
+                 {"deliveries", FH_FR_DELIVERIES},     {"all", FH_FR_ALL}};
     unsigned bits = 0;
     const char *p = s;
     while (*p != '\0') {
@@ -289,8 +287,9 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
             break;
         case OPT_FAULT_ROUTES:
             if (parse_routes(v, &f->routes) != 0)
-                return fail(err, errcap, name, v,
-                            "expected statuses, tokens, installation, rate_limit, deliveries or all");
+                return fail(
+                    err, errcap, name, v,
+                    "expected statuses, tokens, installation, rate_limit, deliveries or all");
             break;
         case OPT_FAIL_5XX:
         case OPT_RATE_429:

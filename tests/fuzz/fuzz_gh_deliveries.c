@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (size_t i = 0; i < n; i++) {
             const struct hq_gh_delivery *d = &items[i];
-            if (d->id == 0 || ingest_delivery_id(d->guid) != 0 || ingest_event_name(d->event) != 0 ||
-                d->status_code < 0 || d->status_code > 999 ||
+            if (d->id == 0 || ingest_delivery_id(d->guid) != 0 ||
+                ingest_event_name(d->event) != 0 || d->status_code < 0 || d->status_code > 999 ||
                 strlen(d->action) > HQ_MAX_ACTION_LEN)
                 abort();
         }

@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PER_PAGE        100
-#define DEFAULT_MAX     100000
-#define NOTE_MAX        128
+#define PER_PAGE    100
+#define DEFAULT_MAX 100000
+#define NOTE_MAX    128
 
 /* A message cut to its buffer is still a message: no truncation check. */
 __attribute__((format(printf, 3, 4))) static void say(char *dst, size_t cap, const char *fmt, ...)
@@ -43,8 +43,8 @@ __attribute__((format(printf, 3, 4))) static void say(char *dst, size_t cap, con
         dst[0] = '\0';
 }
 
-static const char *const result_names[] = {"enqueued", "duplicate", "would_enqueue",
-                                           "redelivery_requested", "ignored", "failed"};
+static const char *const result_names[] = {
+    "enqueued", "duplicate", "would_enqueue", "redelivery_requested", "ignored", "failed"};
 
 const char *hq_catchup_result_name(enum hq_catchup_result r)
 {
@@ -110,8 +110,7 @@ static int list_window(struct run *run)
         }
         if (rc != 0) {
             say(run->s->error, sizeof(run->s->error),
-                     "hook_deliveries: the Link header has no usable next URL: %s",
-                     hq_strerror(rc));
+                "hook_deliveries: the Link header has no usable next URL: %s", hq_strerror(rc));
             rc = HQ_EHTTP;
             goto out;
         }
@@ -207,12 +206,12 @@ static int fetch(struct run *run, const struct hq_gh_delivery *first,
                          hq_github_api(run->o->gh), first->id);
     if (rc != 0)
         return rc;
-    rc = hq_catchup_request(run->o, &run->waited_ms, "hook_delivery", url, NULL, valid_detail,
-                                &r, why, whycap);
+    rc = hq_catchup_request(run->o, &run->waited_ms, "hook_delivery", url, NULL, valid_detail, &r,
+                            why, whycap);
     if (rc == 0) {
         const char *reason = NULL;
-        rc = hq_gh_delivery_detail_parse(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body), d,
-                                         &reason);
+        rc =
+            hq_gh_delivery_detail_parse(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body), d, &reason);
         if (rc == HQ_EPARSE)
             say(why, whycap, "%s", reason);
     }
@@ -229,7 +228,7 @@ static int redeliver(struct run *run, const struct hq_gh_delivery *first, char *
     if (rc != 0)
         return rc;
     rc = hq_catchup_request(run->o, &run->waited_ms, "hook_redeliver", url, "", NULL, &r, why,
-                                whycap);
+                            whycap);
     hq_github_http_response_reset(&r);
     return rc;
 }
@@ -242,7 +241,7 @@ static int enqueue(struct run *run, const struct hq_gh_delivery *first,
     const char *rwhy = NULL;
     if (d->payload_len > run->o->max_body) {
         say(why, whycap, "payload of %zu bytes is over HOOKQ_MAX_BODY (%zu)", d->payload_len,
-                 run->o->max_body);
+            run->o->max_body);
         rep->result = HQ_CU_FAILED;
         return 0;
     }
@@ -311,12 +310,14 @@ static void log_report(const struct hq_catchup_report *rep)
     lc.repo = rep->repo;
     switch (rep->result) {
     case HQ_CU_ENQUEUED:
-        hq_info("catch_up", &lc, "caught up: missed delivery %" PRIu64 " enqueued as event %" PRIu64,
-                rep->d->id, rep->event_id);
+        hq_info("catch_up", &lc,
+                "caught up: missed delivery %" PRIu64 " enqueued as event %" PRIu64, rep->d->id,
+                rep->event_id);
         break;
     case HQ_CU_DUPLICATE:
-        hq_info("catch_up", &lc, "missed delivery %" PRIu64 " is already queued (event %" PRIu64 ")",
-                rep->d->id, rep->event_id);
+        hq_info("catch_up", &lc,
+                "missed delivery %" PRIu64 " is already queued (event %" PRIu64 ")", rep->d->id,
+                rep->event_id);
         break;
     case HQ_CU_WOULD_ENQUEUE:
         hq_info("catch_up", &lc, "dry run: would enqueue missed delivery %" PRIu64, rep->d->id);

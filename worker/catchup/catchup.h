@@ -48,10 +48,10 @@ const char *hq_catchup_result_name(enum hq_catchup_result r);
 struct hq_catchup_report {
     const struct hq_gh_delivery *d; /* the GUID's first delivery in the log */
     enum hq_catchup_result result;
-    int attempts;         /* deliveries of this GUID in the log, all failed */
-    uint64_t event_id;    /* enqueued or duplicate: the queue's event id */
-    const char *repo;     /* full name when the payload was read, else NULL */
-    const char *why;      /* failed, ignored: one line; else NULL */
+    int attempts;      /* deliveries of this GUID in the log, all failed */
+    uint64_t event_id; /* enqueued or duplicate: the queue's event id */
+    const char *repo;  /* full name when the payload was read, else NULL */
+    const char *why;   /* failed, ignored: one line; else NULL */
 };
 
 struct hq_catchup_opts {
@@ -59,16 +59,16 @@ struct hq_catchup_opts {
     hq_queue *q;
     char *const *events; /* HOOKQ_EVENTS (ingest_events_parse) */
     bool all_events;
-    size_t max_body;  /* HOOKQ_MAX_BODY: larger payloads are not enqueued */
-    int64_t since_ms; /* deliveries delivered at or after this time */
-    bool dry_run;     /* change nothing: no enqueue, no redelivery */
-    bool redeliver;   /* ask GitHub to redeliver instead of enqueueing */
+    size_t max_body;    /* HOOKQ_MAX_BODY: larger payloads are not enqueued */
+    int64_t since_ms;   /* deliveries delivered at or after this time */
+    bool dry_run;       /* change nothing: no enqueue, no redelivery */
+    bool redeliver;     /* ask GitHub to redeliver instead of enqueueing */
     bool hook_id_known; /* hook_id is the App's webhook id (learned by an earlier run) */
     uint64_t hook_id;
-    size_t max_deliveries; /* list entries read at most (0: 100000) */
-    int max_tries;         /* tries of one request on 5xx and the like (0: 4) */
-    int64_t backoff_ms;    /* first backoff, doubling (0: 1 s) */
-    int64_t max_wait_ms;   /* rate-limit waits allowed per run (0: 15 min) */
+    size_t max_deliveries;   /* list entries read at most (0: 100000) */
+    int max_tries;           /* tries of one request on 5xx and the like (0: 4) */
+    int64_t backoff_ms;      /* first backoff, doubling (0: 1 s) */
+    int64_t max_wait_ms;     /* rate-limit waits allowed per run (0: 15 min) */
     const atomic_bool *stop; /* NULL, or set to end the run early (HQ_ESHUTDOWN) */
     /* Called after each missed delivery is handled (may be NULL). */
     void (*report)(void *arg, const struct hq_catchup_report *r);
@@ -79,11 +79,11 @@ struct hq_catchup_opts {
 };
 
 struct hq_catchup_summary {
-    size_t pages, listed, skipped; /* pages read, entries used, entries unusable */
-    size_t missed;                 /* missed GUIDs of accepted events in the window */
-    size_t ignored_events;         /* missed GUIDs of events outside HOOKQ_EVENTS */
+    size_t pages, listed, skipped;   /* pages read, entries used, entries unusable */
+    size_t missed;                   /* missed GUIDs of accepted events in the window */
+    size_t ignored_events;           /* missed GUIDs of events outside HOOKQ_EVENTS */
     size_t counts[HQ_CU_FAILED + 1]; /* by result */
-    bool hook_id_known; /* the App's hook id, as learned or given */
+    bool hook_id_known;              /* the App's hook id, as learned or given */
     uint64_t hook_id;
     char error[HQ_GH_REASON_MAX]; /* why the run failed; "" otherwise */
 };

@@ -70,7 +70,8 @@ int hq_catchup_request(const struct hq_catchup_opts *o, int64_t *waited_ms, cons
             if (wait < 0)
                 wait = 0;
             if (*waited_ms + wait > max_wait) {
-                int n = snprintf(why, whycap, "%s: rate limited for %lld s more than the run may wait: %s",
+                int n = snprintf(why, whycap,
+                                 "%s: rate limited for %lld s more than the run may wait: %s",
                                  route, (long long)(wait / 1000), res.reason);
                 if (n < 0 && whycap > 0)
                     why[0] = '\0';
@@ -87,8 +88,8 @@ int hq_catchup_request(const struct hq_catchup_opts *o, int64_t *waited_ms, cons
             int64_t ms = backoff << (tries - 1);
             if (ms > MAX_BACKOFF_MS)
                 ms = MAX_BACKOFF_MS;
-            hq_warn("catch_up", &lc, "try %d of %d failed, again in %lld ms: %s", tries,
-                    max_tries, (long long)ms, res.reason);
+            hq_warn("catch_up", &lc, "try %d of %d failed, again in %lld ms: %s", tries, max_tries,
+                    (long long)ms, res.reason);
             if ((rc = nap(o, ms)) != 0)
                 return rc;
             continue;

@@ -52,8 +52,7 @@ static bool renew(void *arg)
     h->st.claim_until_ms = now + claim_ms(h->o);
     int rc = hq_queue_state_cas(h->o->run.q, HQ_CATCHUP_STATE, h->version, &h->st, &h->version);
     if (rc != 0) {
-        hq_warn("catch_up", NULL, "lost the catch-up claim (%s): this run ends",
-                hq_strerror(rc));
+        hq_warn("catch_up", NULL, "lost the catch-up claim (%s): this run ends", hq_strerror(rc));
         h->lost = true;
         return false;
     }
@@ -162,7 +161,7 @@ static void *loop(void *arg)
 {
     hq_catchup_sched *s = arg;
     struct hq_rng rng = {hq_rng_thread, NULL};
-    int64_t first = s->o.first_delay_ms > 0 ? s->o.first_delay_ms
+    int64_t first = s->o.first_delay_ms > 0   ? s->o.first_delay_ms
                     : s->o.interval_ms < 5000 ? s->o.interval_ms
                                               : 5000;
     int64_t wait = first;

@@ -27,7 +27,7 @@
 #include "catchup.h"
 #include "metrics.h"
 
-#define HQ_CATCHUP_STATE   "catchup" /* the name of the state record */
+#define HQ_CATCHUP_STATE   "catchup"         /* the name of the state record */
 #define HQ_CATCHUP_OVERLAP (5 * 60 * 1000ll) /* each run looks this far behind the last start */
 
 typedef struct hq_catchup_sched hq_catchup_sched;

@@ -232,5 +232,6 @@ int ctl_cmd_dlq_replay(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dlq_purge(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dlq_import(struct ctl *c, int argc, char **argv);
+int ctl_cmd_catchup(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -55,6 +55,16 @@ static const char usage_text[] =
     "      if missing). The whole file is checked first: nothing is imported\n"
     "      from a malformed or truncated file. Dead letters already present\n"
     "      (same hook id and delivery) are counted as duplicates and skipped.\n"
+    "  catch-up [--since D] [--dry-run] [--redeliver] [--json]\n"
+    "      Recovers deliveries GitHub could not deliver: pages the App's delivery\n"
+    "      log back D (default HOOKQ_CATCHUP_WINDOW, 3d) and enqueues each missed\n"
+    "      delivery of an accepted event (HOOKQ_EVENTS) the queue does not know,\n"
+    "      oldest first. --redeliver asks GitHub to redeliver instead; --dry-run\n"
+    "      changes nothing. Needs HOOKQ_APP_ID, HOOKQ_APP_KEY_FILE and\n"
+    "      HOOKQ_GITHUB_API. JSON: one object per missed delivery (guid,\n"
+    "      github_id, event, action, repo_id, result: enqueued, duplicate,\n"
+    "      would_enqueue, redelivery_requested, ignored or failed). Exit 0 when\n"
+    "      the run completed, 1 when GitHub could not be read, 2 usage.\n"
     "\n"
     "Filters (dead letters):\n"
     "  --repo NAME|ID       repository full name (any case) or numeric id\n"
@@ -153,10 +163,11 @@ static const struct {
     const char *name;
     ctl_cmd_fn fn;
 } commands[] = {
-    {NULL, "stats", ctl_cmd_stats},        {NULL, "list", ctl_cmd_list},
-    {"dlq", "list", ctl_cmd_dlq_list},     {"dlq", "show", ctl_cmd_dlq_show},
-    {"dlq", "replay", ctl_cmd_dlq_replay}, {"dlq", "purge", ctl_cmd_dlq_purge},
-    {"dlq", "export", ctl_cmd_dlq_export}, {"dlq", "import", ctl_cmd_dlq_import},
+    {NULL, "catch-up", ctl_cmd_catchup},   {NULL, "stats", ctl_cmd_stats},
+    {NULL, "list", ctl_cmd_list},          {"dlq", "list", ctl_cmd_dlq_list},
+    {"dlq", "show", ctl_cmd_dlq_show},     {"dlq", "replay", ctl_cmd_dlq_replay},
+    {"dlq", "purge", ctl_cmd_dlq_purge},   {"dlq", "export", ctl_cmd_dlq_export},
+    {"dlq", "import", ctl_cmd_dlq_import},
 };
 
 int main(int argc, char **argv)

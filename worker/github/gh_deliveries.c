@@ -80,8 +80,8 @@ static bool parse_item(const cJSON *o, struct hq_gh_delivery *d)
            get_id(o, "repository_id", true, &d->repository_id);
 }
 
-int hq_gh_deliveries_page(const char *body, size_t len, struct hq_gh_delivery **items,
-                          size_t *n, size_t max, size_t *skipped)
+int hq_gh_deliveries_page(const char *body, size_t len, struct hq_gh_delivery **items, size_t *n,
+                          size_t max, size_t *skipped)
 {
     int rc = 0;
     cJSON *doc = parse(body, len);

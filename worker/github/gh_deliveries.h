@@ -22,15 +22,15 @@
 
 /* One entry of the delivery list. Strings are NUL-terminated copies. */
 struct hq_gh_delivery {
-    uint64_t id;                            /* GitHub's delivery id, > 0 */
-    char guid[HQ_MAX_DELIVERY_LEN + 1];     /* X-GitHub-Delivery, shared by redeliveries */
-    int64_t delivered_at_ms;                /* RFC 3339 delivered_at */
-    bool redelivery;                        /* false when absent */
-    int status_code;                        /* receiver's answer; 0: GitHub could not connect */
-    char event[HQ_MAX_EVENT_LEN + 1];       /* X-GitHub-Event */
-    char action[HQ_MAX_ACTION_LEN + 1];     /* "" when null or absent */
-    uint64_t installation_id;               /* 0 when null or absent */
-    uint64_t repository_id;                 /* 0 when null or absent */
+    uint64_t id;                        /* GitHub's delivery id, > 0 */
+    char guid[HQ_MAX_DELIVERY_LEN + 1]; /* X-GitHub-Delivery, shared by redeliveries */
+    int64_t delivered_at_ms;            /* RFC 3339 delivered_at */
+    bool redelivery;                    /* false when absent */
+    int status_code;                    /* receiver's answer; 0: GitHub could not connect */
+    char event[HQ_MAX_EVENT_LEN + 1];   /* X-GitHub-Event */
+    char action[HQ_MAX_ACTION_LEN + 1]; /* "" when null or absent */
+    uint64_t installation_id;           /* 0 when null or absent */
+    uint64_t repository_id;             /* 0 when null or absent */
 };
 
 /* Whether a delivery's status code counts as delivered: 2xx and 3xx. */

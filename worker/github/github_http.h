@@ -28,9 +28,9 @@
 
 typedef struct hq_github_http hq_github_http;
 
-#define HQ_GITHUB_HTTP_USER_AGENT_MAX 128 /* with its NUL */
-#define HQ_GITHUB_HTTP_HEADER_MAX     64  /* retry-after and x-ratelimit-* values kept */
-#define HQ_GITHUB_HTTP_ERROR_MAX      256 /* curl's message; at least CURL_ERROR_SIZE */
+#define HQ_GITHUB_HTTP_USER_AGENT_MAX 128  /* with its NUL */
+#define HQ_GITHUB_HTTP_HEADER_MAX     64   /* retry-after and x-ratelimit-* values kept */
+#define HQ_GITHUB_HTTP_ERROR_MAX      256  /* curl's message; at least CURL_ERROR_SIZE */
 #define HQ_GITHUB_HTTP_LINK_MAX       4096 /* the Link header that pages a list */
 
 struct hq_github_http_opts {
