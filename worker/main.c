@@ -125,6 +125,8 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if ((rc = hq_catchup_metrics_declare(m)) != 0)
+        goto fail;
     if (cu.interval_ms == 0) {
         hq_info("catch_up", NULL, "catch-up is off (HOOKQ_CATCHUP_INTERVAL=0)");
     } else if (!hq_github_is_app(gh)) {

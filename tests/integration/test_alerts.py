@@ -49,12 +49,14 @@ METRICS = {
     'hookq_deliveries_total': 'receiver',
     'hookq_events_total': 'worker',
     'hookq_github_requests_total': 'worker',
+    'hookq_catchup_missed_total': 'worker',
+    'hookq_catchup_runs_total': 'worker',
     'up': 'prometheus',
 }
 
 # What an operator watches: each needs at least one rule over this metric.
 WATCHED = ['hookq_queue_depth', 'hookq_queue_oldest_ready_age_seconds', 'hookq_dead_letters',
-           'hookq_github_requests_total', 'hookq_deliveries_total']
+           'hookq_github_requests_total', 'hookq_deliveries_total', 'hookq_catchup_missed_total']
 
 PROMQL_WORDS = {
     'sum', 'max', 'min', 'avg', 'count', 'without', 'by', 'rate', 'increase', 'delta',

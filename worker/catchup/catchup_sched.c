@@ -179,6 +179,28 @@ static void *loop(void *arg)
     return NULL;
 }
 
+int hq_catchup_metrics_declare(hq_metrics *m)
+{
+    int rc;
+    if ((rc = hq_metrics_declare(m, "hookq_catchup_runs_total", HQ_COUNTER,
+                                 "Catch-up runs of this worker by result", NULL, 0)) < 0 ||
+        (rc = hq_metrics_declare(m, "hookq_catchup_missed_total", HQ_COUNTER,
+                                 "Missed deliveries of accepted events found by catch-up", NULL,
+                                 0)) < 0 ||
+        (rc = hq_metrics_declare(m, "hookq_catchup_enqueued_total", HQ_COUNTER,
+                                 "Missed deliveries catch-up enqueued", NULL, 0)) < 0)
+        return rc;
+    /* every series exists from the start: rules see 0, not nothing */
+    static const char *const series[][2] = {{"hookq_catchup_runs_total", "result=\"ok\""},
+                                            {"hookq_catchup_runs_total", "result=\"failed\""},
+                                            {"hookq_catchup_missed_total", NULL},
+                                            {"hookq_catchup_enqueued_total", NULL}};
+    for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++)
+        if (hq_metrics_series(m, series[i][0], series[i][1]) == NULL)
+            return -ENOMEM;
+    return 0;
+}
+
 int hq_catchup_sched_start(const struct hq_catchup_sched_opts *o, hq_catchup_sched **out)
 {
     int rc;
@@ -191,21 +213,8 @@ int hq_catchup_sched_start(const struct hq_catchup_sched_opts *o, hq_catchup_sch
     s->o = *o;
     atomic_init(&s->stop, false);
     s->o.run.stop = &s->stop;
-    if (o->metrics != NULL &&
-        ((rc = hq_metrics_declare(o->metrics, "hookq_catchup_runs_total", HQ_COUNTER,
-                                  "Catch-up runs of this worker by result", NULL, 0)) < 0 ||
-         (rc = hq_metrics_declare(o->metrics, "hookq_catchup_missed_total", HQ_COUNTER,
-                                  "Missed deliveries of accepted events found by catch-up", NULL,
-                                  0)) < 0 ||
-         (rc = hq_metrics_declare(o->metrics, "hookq_catchup_enqueued_total", HQ_COUNTER,
-                                  "Missed deliveries catch-up enqueued", NULL, 0)) < 0))
+    if (o->metrics != NULL && (rc = hq_catchup_metrics_declare(o->metrics)) != 0)
         goto fail;
-    if (o->metrics != NULL) {
-        count(o, "hookq_catchup_runs_total", "result=\"ok\"", 0);
-        count(o, "hookq_catchup_runs_total", "result=\"failed\"", 0);
-        count(o, "hookq_catchup_missed_total", NULL, 0);
-        count(o, "hookq_catchup_enqueued_total", NULL, 0);
-    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     if ((rc = -pthread_create(&s->thread, NULL, loop, s)) != 0) {

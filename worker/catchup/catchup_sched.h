@@ -42,6 +42,10 @@ struct hq_catchup_sched_opts {
     hq_metrics *metrics;        /* NULL: none */
 };
 
+/* Declares the three families with every series at 0 (the worker calls it
+ * whether catch-up is on or not). 0 or -ENOMEM. */
+HQ_WUR int hq_catchup_metrics_declare(hq_metrics *m);
+
 /* One turn, as the thread takes it; for tests. Returns 0 when it ran and
  * completed or skipped (*ran says which), else the run's or the queue's
  * error. */
