@@ -149,7 +149,10 @@ HQ_TEST(link_next_is_found_verbatim)
         {"https://a/x; rel=\"next\"", HQ_EPARSE, ""},
         {"<https://a/x; rel=\"next\"", HQ_EPARSE, ""},
         {"<https://a/x>; rel=\"next", HQ_EPARSE, ""},
-        {"<https://a/this-one-is-far-too-long-for-the-buffer-given>; rel=\"next\"", HQ_ETOOBIG, ""},
+        {"<https://a/"
+         "this-one-is-far-too-long-for-the-buffer-given-to-it-by-the-test-of-ninety-six-bytes-in-"
+         "all>; rel=\"next\"",
+         HQ_ETOOBIG, ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[96];
