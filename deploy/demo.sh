@@ -9,7 +9,9 @@
 # stand-in GitHub API; it refuses octo/broken's statuses with 422),
 # hookq-receiver and hookq-worker, sends a burst of signed deliveries, prints
 # the commit statuses "GitHub" received, shows the queue and the dead
-# letters, replays them once the cause is fixed, and shuts everything down.
+# letters, replays them once the cause is fixed, takes the receiver down
+# while "GitHub" sends pushes and lets catch-up bring them back from the
+# App's delivery log, and shuts everything down.
 #
 # Environment:
 #   HOOKQ_BUILD=DIR          build directory (default build/); when DIR already
@@ -341,9 +343,12 @@ section "7. fix the cause, replay the dead letters"
 echo "  restarting fakehub on port $HUB_PORT without the 422 rule"
 OLD_HUB=$HUB_PID
 stop fakehub "$OLD_HUB"
-if ! start_fakehub "$HUB_PORT"; then
+# From now on fakehub also delivers webhooks to the receiver, as GitHub does (step 8).
+HUB_DELIVERY=(--deliver-to "http://127.0.0.1:$RCV_PORT/webhook"
+    --webhook-secret-file "$W/webhook-secret" --hook-id 1)
+if ! start_fakehub "$HUB_PORT" "${HUB_DELIVERY[@]}"; then
     echo "  (port $HUB_PORT is taken: a new fakehub on another port, and a worker pointed at it)"
-    start_fakehub 0 || die "fakehub did not start again"
+    start_fakehub 0 "${HUB_DELIVERY[@]}" || die "fakehub did not start again"
     stop hookq-worker "$WRK_PID"
     start_worker
     printf '  %-15s pid %-7s http://127.0.0.1:%s/metrics\n' hookq-worker "$WRK_PID" "$WRK_PORT"
@@ -361,7 +366,28 @@ echo "\$ hookqctl dlq list"
 ctl dlq list | indent
 echo "  dead letters now: $(jq -r .dead "$W/stats-after-replay.json")"
 
-section "8. shutdown"
+section "8. the receiver goes down; catch-up brings back what GitHub could not deliver"
+echo "  stopping hookq-receiver: GitHub's deliveries now fail, and GitHub never retries them"
+stop hookq-receiver "$RCV_PID"
+python3 "$SRC/deploy/demo/outage.py" --hub "http://127.0.0.1:$HUB_PORT" \
+    --out "$W/sent-outage.jsonl" || die "fakehub did not take the outage's pushes"
+start_receiver
+printf '  %-15s pid %-7s http://127.0.0.1:%s/webhook  (back)\n' hookq-receiver "$RCV_PID" "$RCV_PORT"
+catchup() {
+    env HOOKQ_APP_ID="$APP_ID" HOOKQ_APP_KEY_FILE="$W/app.key.pem" \
+        HOOKQ_GITHUB_API="http://127.0.0.1:$HUB_PORT" HOOKQ_LOG_LEVEL=warn \
+        "$(binary hookqctl)" --db "$DB" catch-up "$@"
+}
+echo "\$ hookqctl catch-up --dry-run"
+catchup --dry-run | indent || die "hookqctl catch-up --dry-run failed"
+echo "\$ hookqctl catch-up"
+catchup --json >"$W/catchup.jsonl" || die "hookqctl catch-up failed"
+jq -r '"  \(.guid)  \(.event)  repo \(.repo_id)  \(.result)"' "$W/catchup.jsonl"
+wait_drained
+python3 "$SRC/deploy/demo/report.py" statuses --record "$W/fakehub.jsonl" \
+    --sent "$W/sent-outage.jsonl"
+
+section "9. shutdown"
 stop hookq-worker "$WRK_PID"
 stop hookq-receiver "$RCV_PID"
 stop fakehub "$HUB_PID"
@@ -376,5 +402,6 @@ DONE=1
 jq -r '"\nhookq demo: ok: \(.deliveries.sent) deliveries (\(.deliveries.accepted) accepted) to \(.repositories | length) repositories; " +
   "\([.final[][] | select(.state == "success")] | length) success and " +
   "\([.final[][] | select(.state == "failure")] | length) failure statuses; " +
-  "\(.dead_letters_before_replay | length) dead letters replayed; all services exited 0; " +
+  "\(.dead_letters_before_replay | length) dead letters replayed; " +
+  "\(.catch_up.sent | length) missed deliveries caught up; all services exited 0; " +
   "\(.timing.run_seconds) s (\(.timing.total_seconds) s in all)"' "$W/summary.json"

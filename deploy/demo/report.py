@@ -12,7 +12,9 @@ answered; a status GitHub would show is route "statuses", status 201, fault
   report.py summary --work DIR --out FILE [--failed TEXT]
       Writes the machine-readable summary (HOOKQ_DEMO_SUMMARY) and checks
       it: every accepted delivery's commit has the final state the check
-      gives it, the dead letters were replayed, every service exited 0.
+      gives it, the dead letters were replayed, the pushes of the outage
+      (sent-outage.jsonl) were caught up exactly once and got their
+      statuses, every service exited 0.
       Exit status 1 (with one line per problem) when a check fails.
 """
 
@@ -137,8 +139,13 @@ def cmd_summary(a):
         svc["exit_code"] = exits.get(svc["pid"])
     timing = read_json(os.path.join(w, "timing.json"), {})
 
-    statuses = statuses_by_repo(records)
+    outage = read_jsonl(os.path.join(w, "sent-outage.jsonl"))
+    caught = read_jsonl(os.path.join(w, "catchup.jsonl"))
+    outage_repos = {s["repo"] for s in outage}
+    all_statuses = statuses_by_repo(records)
+    statuses = {r: v for r, v in all_statuses.items() if r not in outage_repos}
     finals = final_states(statuses)
+    outage_finals = final_states({r: v for r, v in all_statuses.items() if r in outage_repos})
     repos = repo_order(sent)
     problems = [a.failed] if a.failed else []
     check = not a.failed  # after a failure, the reason is the one problem
@@ -178,6 +185,27 @@ def cmd_summary(a):
             if svc["exit_code"] != 0:
                 problems.append(f"{svc['name']} (pid {svc['pid']}) exited {svc['exit_code']}")
 
+    catch_up = {"sent": [], "results": caught}
+    for s in outage:
+        got = outage_finals.get(s["repo"], {}).get(s["sha"])
+        posted = [row["sha"] for row in all_statuses.get(s["repo"], []) if row["sha"] == s["sha"]
+                  and row["state"] != "pending"]
+        catch_up["sent"].append({"sha": s["sha"], "delivery": s["delivery"],
+                                 "status_code": s["status"],
+                                 "state": got["state"] if got else None, "finals": len(posted)})
+        if not check:
+            continue
+        if s["status"] != 0:
+            problems.append(f"outage {s['sha'][:7]}: the receiver answered {s['status']}")
+        if got is None or got["state"] != s["expect"] or len(posted) != 1:
+            problems.append(f"outage {s['sha'][:7]}: final statuses {posted}, expected one "
+                            f"{s['expect']}")
+    if check and outage:
+        results = {c["guid"]: c["result"] for c in caught}
+        for s in outage:
+            if results.get(s["delivery"]) not in ("enqueued", "duplicate"):
+                problems.append(f"catch-up: {s['delivery']} is {results.get(s['delivery'])}")
+
     summary = {
         "ok": not problems,
         "problems": problems,
@@ -195,6 +223,7 @@ def cmd_summary(a):
         "stats_before_replay": stats_before,
         "stats_after_replay": stats_after,
         "dead_after_replay": stats_after.get("dead"),
+        "catch_up": catch_up,
         "services": services,
         "pids": sorted({s["pid"] for s in services}),
         "timing": timing,

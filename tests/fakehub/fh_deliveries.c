@@ -471,8 +471,15 @@ void fh_deliveries_send(struct fh_ctx *ctx, const struct fh_request *rq, struct 
     char g[64];
     if (guid != NULL)
         snprintf(g, sizeof(g), "%s", guid->valuestring);
-    else
-        snprintf(g, sizeof(g), "fh-%016" PRIx64, (uint64_t)hq_now_ms() ^ (uint64_t)rand());
+    else {
+        /* a v4-shaped GUID, as GitHub's X-GitHub-Delivery */
+        uint64_t a = ((uint64_t)rand() << 31) ^ (uint64_t)rand() ^ (uint64_t)hq_now_ms();
+        uint64_t b = ((uint64_t)rand() << 31) ^ (uint64_t)rand();
+        snprintf(g, sizeof(g),
+                 "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-a%03" PRIx64 "-%012" PRIx64,
+                 a & 0xffffffffu, (a >> 32) & 0xffffu, (a >> 48) & 0xfffu, b & 0xfffu,
+                 (uint64_t)((b >> 12) & 0xffffffffffffull));
+    }
     const cJSON *action = cJSON_GetObjectItemCaseSensitive(payload, "action");
     char *body = cJSON_PrintUnformatted(payload);
     uint64_t hook = ctx->opts->hook_id;

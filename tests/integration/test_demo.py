@@ -160,6 +160,16 @@ def test_demo_runs_the_whole_flow(tmp):
     check(s["dead_after_replay"] == 0 and s["stats_after_replay"]["queued"] == 0,
           f"after the replay: {s['stats_after_replay']}")
 
+    # The outage: GitHub's pushes failed while the receiver was down, and
+    # catch-up enqueued each once; each got exactly one final status.
+    cu = s["catch_up"]
+    check(len(cu["sent"]) >= 1 and all(x["status_code"] == 0 for x in cu["sent"]),
+          f"outage deliveries: {cu['sent']}")
+    check(all(x["state"] == "success" and x["finals"] == 1 for x in cu["sent"]),
+          f"caught-up statuses: {cu['sent']}")
+    check(sorted(r["guid"] for r in cu["results"]) == sorted(x["delivery"] for x in cu["sent"]),
+          f"catch-up reported exactly the missed deliveries: {cu['results']}")
+
     # Every service it started stopped on SIGTERM with status 0 and is gone.
     names = [x["name"] for x in s["services"]]
     for n in ("fakehub", "hookq-receiver", "hookq-worker"):
@@ -172,7 +182,8 @@ def test_demo_runs_the_whole_flow(tmp):
     # What a person reads: the sections, the answers, the dead letter, the replay.
     for needle in ("== 1.", "== 4.", "== 5.", "== 6.", "== 7.", "== 8.", "200 duplicate",
                    "401 refused", "$ hookqctl stats", "$ hookqctl dlq list",
-                   "$ hookqctl dlq show", "HTTP 422", "replayed", "hookq demo: ok:"):
+                   "$ hookqctl dlq show", "HTTP 422", "replayed", "== 9.", "$ hookqctl catch-up",
+                   "would_enqueue", "failed to connect", "hookq demo: ok:"):
         check(needle in text, f"output lacks {needle!r}")
     for repo in repos:
         check(f"\n  {repo}\n" in text, f"output lists no statuses for {repo}")
