@@ -369,6 +369,33 @@ def test_two_workers_catch_up_periodically_exactly_once(tmp):
         s.close()
 
 
+def test_two_workers_started_together_run_once(tmp):
+    s = Setup(tmp)
+    workers = []
+    try:
+        for i in range(3):
+            s.send("push", 700, i)
+        s.start_receiver()
+        env = {"HOOKQ_CATCHUP_INTERVAL": "1h", "HOOKQ_LOG_FORMAT": "text"}
+        for _ in range(2):  # both take their first turn about 5 s after start
+            workers.append(hqworker.start_worker(tmp, s.db, s.api, APP_ID, s.key, env=env))
+
+        def runs():
+            return sum(int(w.metrics().get('hookq_catchup_runs_total{result="ok"}', 0))
+                       for w in workers)
+
+        wait_for("a catch-up run", runs, timeout=30)
+        time.sleep(3)  # past both first turns
+        check(runs() == 1, f"one worker did the work: {runs()} runs")
+        lists = [r for r in s.hub.records() if r["path"] == "/app/hook/deliveries"]
+        check(len(lists) == 1, f"the log was read once: {len(lists)}")
+        check(hqlib.queue_stats(s.db)["enqueued_total"] == 3, "enqueued once")
+    finally:
+        for w in workers:
+            w.stop()
+        s.close()
+
+
 def test_worker_catch_up_off_without_app_or_at_zero(tmp):
     s = Setup(tmp)
     try:
