@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "gh_answer.h"
 #include "github_http.h"
+#include "github_opts.h"
 #include "install_map.h"
 #include "jwt.h"
 #include "log.h"
@@ -52,20 +53,6 @@ struct hq_github {
 
     _Atomic uint64_t st_requests, st_token_requests, st_cache_hits, st_young, st_paced;
 };
-
-void hq_github_opts_init(struct hq_github_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->api_url = "https://api.github.com";
-    o->user_agent = "hookq/" HOOKQ_VERSION;
-    o->connect_timeout_ms = 10000;
-    o->total_timeout_ms = 30000;
-    o->token_margin_ms = 5 * 60 * 1000;
-    o->young_token_retry_ms = 5000;
-    o->pacing =
-        (struct hq_pacing_opts){.enabled = true, .per_minute = 80, .per_hour = 500, .reserve = 100};
-    o->max_in_flight = 32;
-}
 
 /* ---- requests on the wire ----------------------------------------------------------- */
 
@@ -526,42 +513,13 @@ static int setup_metrics(hq_github *gh, hq_metrics *m)
     return 0;
 }
 
-static int check_opts(const struct hq_github_opts *o, struct hq_cfgerr *err)
-{
-    const char *api = o->api_url;
-    if (api == NULL || (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0))
-        return hq_cfgerr_set(err, "HOOKQ_GITHUB_API", api, "must be an http(s):// URL");
-    if (strlen(api) >= API_MAX)
-        return hq_cfgerr_set(err, "HOOKQ_GITHUB_API", api, "URL too long");
-    bool app = o->app_id != 0 || o->app_key_path != NULL;
-    if (app && o->token_path != NULL)
-        return hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", o->token_path,
-                             "set either a GitHub App (HOOKQ_APP_ID, HOOKQ_APP_KEY_FILE) or a "
-                             "token file, not both");
-    if (!app && o->token_path == NULL)
-        return hq_cfgerr_set(err, "HOOKQ_APP_ID", NULL,
-                             "set a GitHub App (HOOKQ_APP_ID and HOOKQ_APP_KEY_FILE) or "
-                             "HOOKQ_TOKEN_FILE");
-    if (app && o->app_id == 0)
-        return hq_cfgerr_set(err, "HOOKQ_APP_ID", NULL, "required with HOOKQ_APP_KEY_FILE");
-    if (app && o->app_key_path == NULL)
-        return hq_cfgerr_set(err, "HOOKQ_APP_KEY_FILE", NULL, "required with HOOKQ_APP_ID");
-    if (o->connect_timeout_ms <= 0 || o->total_timeout_ms <= 0 || o->token_margin_ms < 0 ||
-        o->young_token_retry_ms < 0 || o->max_in_flight == 0 || o->max_in_flight > 4096)
-        return hq_cfgerr_set(err, "github client", NULL,
-                             "timeouts and max_in_flight must be positive, margins not negative");
-    if (o->user_agent != NULL && strlen(o->user_agent) >= HQ_GITHUB_HTTP_USER_AGENT_MAX)
-        return hq_cfgerr_set(err, "github client", NULL, "user agent too long");
-    return 0;
-}
-
 int hq_github_create(const struct hq_github_opts *o, hq_github **out)
 {
     hq_github *gh = NULL;
     int rc;
 
     *out = NULL;
-    rc = check_opts(o, o->err);
+    rc = hq_github_opts_check(o, API_MAX, o->err);
     if (rc < 0)
         return rc;
     gh = calloc(1, sizeof(*gh));
