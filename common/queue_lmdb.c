@@ -18,11 +18,27 @@
  * a function run inside a write transaction; concurrent callers in this
  * process queue their operations (under wlock) and the first one in becomes
  * the leader: it takes every queued operation, runs them all in one
- * transaction, commits once (one sync), and wakes the others with their
- * results. An operation checks everything it needs before it writes, so a
- * logical failure (a lost lease) leaves the transaction clean for the rest; a
- * storage failure (map full, I/O) fails the whole batch and nothing of it is
- * stored.
+ * transaction, and commits once. An operation checks everything it needs
+ * before it writes, so a logical failure (a lost lease) leaves the
+ * transaction clean for the rest; a storage failure (map full, I/O) fails
+ * the whole batch and nothing of it is stored.
+ *
+ * One sync per commit (issue 12). The environment is opened MDB_NOMETASYNC:
+ * a commit writes its pages, fdatasyncs, then writes its meta page without
+ * a sync. LMDB keeps its integrity so (a power loss may only undo the last
+ * commits, never mix them), but commit N is durable only once a later
+ * fdatasync of the file returned: the next commit's data sync, or an
+ * explicit mdb_env_sync. So an operation is answered only then: a committed
+ * batch waits in `unsynced` while the next batch is led and committed (its
+ * sync covers every commit before it); when nothing else is queued, the
+ * leader syncs itself (a thread at a time; another commit may run beside
+ * it). Every batch transaction writes the meta key commit_seq, so no commit
+ * is empty: LMDB skips the sync of a transaction that dirtied nothing, and
+ * such a commit would cover nothing. Under load this halves the flushes per
+ * commit; the answer of a lone operation costs what it did before (data
+ * sync, then a sync for its meta page). A failed sync is sticky: the pages
+ * it covered may be gone from the page cache (Linux drops them), so every
+ * later write fails with it until the queue is opened again.
  *
  * Wake-ups: a small shared file `wake` in the database directory is mapped
  * by every process; commits that make work ready bump a counter in it and
@@ -88,8 +104,9 @@ static bool disk_nearly_full(ql_queue *q)
     return (uint64_t)sv.f_bavail * sv.f_frsize < (16ull << 20);
 }
 
-/* Runs a batch of operations in one transaction; sets each op's rc. */
-static void run_batch(ql_queue *q, struct wop *batch)
+/* Runs a batch of operations in one transaction; sets each op's rc and
+ * returns the commit's (0: committed, its ops wait for a covering sync). */
+static int run_batch(ql_queue *q, struct wop *batch)
 {
     MDB_txn *txn = NULL;
     int64_t t0 = hq_mono_ms();
@@ -108,6 +125,9 @@ static void run_batch(ql_queue *q, struct wop *batch)
             }
         }
     }
+    /* Never an empty commit: it would not sync (see DESIGN). */
+    if (rc == 0)
+        rc = ql_meta_add(q, txn, "commit_seq", 1, NULL);
     if (rc == 0 && q->commit_hook != NULL)
         rc = q->commit_hook(q->commit_hook_arg);
     if (rc == 0) {
@@ -131,19 +151,114 @@ static void run_batch(ql_queue *q, struct wop *batch)
         q->cstats.failures++;
     q->cstats.commit_seconds_sum += (double)(hq_mono_ms() - t0) / 1000.0;
     pthread_mutex_unlock(&q->wlock);
+    return rc;
 }
 
-/* Runs fn in a (shared) durable write transaction; returns its result. */
+/* Marks op done and wakes its thread (unless it is the caller's own).
+ * Caller holds wlock; op may be gone once done is seen. */
+static void finish_op(struct wop *op, const struct wop *self)
+{
+    op->done = true;
+    if (op != self)
+        pthread_cond_signal(&op->cond);
+}
+
+/* Finishes every unsynced op that a sync has covered, or fails those that
+ * a failed sync covered. Caller holds wlock. */
+static void release_unsynced(ql_queue *q, const struct wop *self)
+{
+    while (q->unsynced != NULL && q->unsynced->gen <= q->synced_gen) {
+        struct wop *op = q->unsynced;
+        q->unsynced = op->next;
+        if (q->unsynced == NULL)
+            q->unsynced_tail = &q->unsynced;
+        if (q->sync_err != 0)
+            op->rc = q->sync_err;
+        finish_op(op, self);
+    }
+}
+
+/* Syncs the data file until every committed op is covered, a thread at a
+ * time (another asks for one more round with sync_again). Caller holds
+ * wlock; it is released during each sync. */
+static void sync_unsynced(ql_queue *q, const struct wop *self)
+{
+    if (q->syncing) {
+        q->sync_again = true;
+        return;
+    }
+    q->syncing = true;
+    do {
+        q->sync_again = false;
+        uint64_t upto = q->commit_gen;
+        if (upto <= q->synced_gen)
+            continue;
+        pthread_mutex_unlock(&q->wlock);
+        int rc = ql_map_err(mdb_env_sync(q->env, 1));
+        pthread_mutex_lock(&q->wlock);
+        if (rc != 0 && q->sync_err == 0)
+            q->sync_err = rc;
+        if (upto > q->synced_gen)
+            q->synced_gen = upto;
+        release_unsynced(q, self);
+    } while (q->sync_again);
+    q->syncing = false;
+}
+
+/* The leader's part: commits batch, then hands the next batch to the
+ * first waiting op, or syncs when none waits. Caller holds wlock, which is
+ * released while the batch runs. */
+static void lead(ql_queue *q, struct wop *batch, const struct wop *self)
+{
+    q->committing = true;
+    pthread_mutex_unlock(&q->wlock);
+    int rc = q->sync_err;
+    if (rc == 0)
+        rc = run_batch(q, batch);
+    else
+        for (struct wop *op = batch; op != NULL; op = op->next)
+            op->rc = rc;
+    pthread_mutex_lock(&q->wlock);
+    q->committing = false;
+    if (rc == 0 && !q->opts.no_sync) {
+        /* This commit's data sync covered every commit before it. */
+        if (q->synced_gen < q->commit_gen && q->sync_err == 0)
+            q->synced_gen = q->commit_gen;
+        uint64_t gen = ++q->commit_gen;
+        release_unsynced(q, self);
+        for (struct wop *op = batch; op != NULL; op = op->next) {
+            op->committed = true;
+            op->gen = gen;
+        }
+        *q->unsynced_tail = batch;
+        for (struct wop *op = batch; op != NULL; op = op->next)
+            q->unsynced_tail = &op->next;
+    } else {
+        for (struct wop *op = batch; op != NULL;) {
+            struct wop *next = op->next;
+            finish_op(op, self);
+            op = next;
+        }
+    }
+    if (q->pending != NULL)
+        /* Only the first waiter is woken to lead the next batch: no herd. */
+        pthread_cond_signal(&q->pending->cond);
+    else if (q->unsynced != NULL)
+        sync_unsynced(q, self);
+}
+
+/* Runs fn in a (shared) durable write transaction; returns its result once
+ * the commit that carried it is durable. */
 int ql_write(ql_queue *q, int (*fn)(ql_queue *, MDB_txn *, void *), void *arg)
 {
     if (q->opts.read_only)
         return -EROFS;
-    struct wop op = {fn, arg, 0, false, NULL, PTHREAD_COND_INITIALIZER};
+    struct wop op = {fn, arg, 0, false, false, 0, NULL, PTHREAD_COND_INITIALIZER};
     pthread_mutex_lock(&q->wlock);
     *q->pending_tail = &op;
     q->pending_tail = &op.next;
     while (!op.done) {
-        if (q->committing) {
+        if (op.committed || q->committing) {
             /* Woken when our op is done, or to lead the next batch. */
             pthread_cond_wait(&op.cond, &q->wlock);
             continue;
@@ -151,21 +266,7 @@ int ql_write(ql_queue *q, int (*fn)(ql_queue *, MDB_txn *, void *), void *arg)
         struct wop *batch = q->pending;
         q->pending = NULL;
         q->pending_tail = &q->pending;
-        q->committing = true;
-        pthread_mutex_unlock(&q->wlock);
-        run_batch(q, batch);
-        pthread_mutex_lock(&q->wlock);
-        for (struct wop *o = batch; o != NULL;) {
-            struct wop *next = o->next; /* o may be gone once done is seen */
-            o->done = true;
-            if (o != &op)
-                pthread_cond_signal(&o->cond);
-            o = next;
-        }
-        q->committing = false;
-        /* Only the first waiter is woken to lead the next batch: no herd. */
-        if (q->pending != NULL)
-            pthread_cond_signal(&q->pending->cond);
+        lead(q, batch, &op);
     }
     pthread_mutex_unlock(&q->wlock);
     pthread_cond_destroy(&op.cond);
@@ -278,6 +379,7 @@ static int ql_open(const struct hq_queue_opts *o, void **h)
     pthread_mutex_init(&q->wlock, NULL);
     pthread_rwlock_init(&q->resize_lock, NULL);
     q->pending_tail = &q->pending;
+    q->unsynced_tail = &q->unsynced;
 
     if ((rc = data_file_state(o->db, &exists, &empty)) != 0)
         goto fail;
@@ -323,6 +425,8 @@ static int ql_open(const struct hq_queue_opts *o, void **h)
         flags |= MDB_RDONLY;
     if (o->no_sync)
         flags |= MDB_NOSYNC;
+    else if (!o->read_only)
+        flags |= MDB_NOMETASYNC; /* one sync per commit: see DESIGN */
     rc = mdb_env_open(q->env, o->db, flags, 0600);
     if (rc != 0) {
         rc = ql_map_err(rc);
@@ -339,6 +443,9 @@ static int ql_open(const struct hq_queue_opts *o, void **h)
         goto fail;
     rc = ql_map_err(mdb_txn_commit(txn));
     txn = NULL;
+    /* The schema's meta page (MDB_NOMETASYNC) is durable before any use. */
+    if (rc == 0 && !o->read_only && !o->no_sync)
+        rc = ql_map_err(mdb_env_sync(q->env, 1));
     if (rc != 0)
         goto fail;
     if (!o->read_only && (rc = open_wake(q)) != 0)

@@ -37,7 +37,9 @@ struct wop {
     int (*fn)(ql_queue *q, MDB_txn *txn, void *arg);
     void *arg;
     int rc;
-    bool done;
+    bool done;      /* rc is final: committed and durable, or failed */
+    bool committed; /* its transaction committed; waits for a covering sync */
+    uint64_t gen;   /* the commit that carried it (commit_gen), once committed */
     struct wop *next;
     pthread_cond_t cond; /* its thread waits here (under wlock) */
 };
@@ -49,11 +51,22 @@ struct ql_queue {
     char *path;
     const char *open_notice; /* static text, or NULL: see hq_queue_open_notice */
 
-    /* wlock protects pending, committing, every queued op's done and rc,
-     * and the commit statistics. */
+    /* wlock protects pending, committing, the durability state below,
+     * every queued op's done, committed, gen and rc, and the commit
+     * statistics. */
     pthread_mutex_t wlock;
     struct wop *pending, **pending_tail;
     bool committing;
+
+    /* Durability (queue_lmdb.c, "Group commit"): commits numbered 1, 2, ...
+     * in commit_gen; every commit up to synced_gen is known durable.
+     * unsynced lists the committed ops waiting for that, oldest first.
+     * syncing: a thread is in mdb_env_sync; sync_again: run it once more.
+     * sync_err: a sync failed; every later write fails with it. */
+    struct wop *unsynced, **unsynced_tail;
+    uint64_t commit_gen, synced_gen;
+    bool syncing, sync_again;
+    int sync_err;
     struct hq_queue_commit_stats cstats;
 
     int (*commit_hook)(void *arg);

@@ -3,7 +3,7 @@
  *
  * DESIGN
  * Submitters append to a singly linked pending list under c->lock and signal
- * c->cond. The committer thread detaches up to max_batch items (and
+ * c->cond. A free committer thread detaches up to max_batch items (and
  * max_batch_bytes of payload) from the head, releases the lock, copies the
  * items' hq_enqueue records into its own contiguous array, and calls
  * hq_queue_enqueue once. Results are copied back and each item's done
@@ -22,11 +22,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One committer thread and its batch array (max_batch records). */
+struct committer_thread {
+    committer *c;
+    pthread_t thread;
+    bool started;
+    struct hq_enqueue *batch;
+};
+
 struct committer {
     hq_queue *q;
     struct committer_opts o;
-    pthread_t thread;
-    bool started;
+    struct committer_thread threads[COMMITTER_THREADS];
     bool joined;
 
     pthread_mutex_t lock;
@@ -36,8 +43,6 @@ struct committer {
     bool stopping;
     int last_rc;
     int64_t last_fail_ms;
-
-    struct hq_enqueue *batch; /* max_batch records, the committer thread's */
 
     hq_series *m_commit_seconds;
     hq_series *m_batch_size;
@@ -101,16 +106,18 @@ static struct committer_item *take_batch(committer *c, size_t *n)
     return count > 0 ? first : NULL;
 }
 
-static void commit_batch(committer *c, struct committer_item *items, size_t n)
+static void commit_batch(struct committer_thread *t, struct committer_item *items, size_t n)
 {
+    committer *c = t->c;
+    struct hq_enqueue *batch = t->batch;
     size_t i = 0;
     for (struct committer_item *it = items; it != NULL; it = it->next)
-        c->batch[i++] = it->enq;
+        batch[i++] = it->enq;
 
     int64_t start = hq_mono_ms();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = hq_queue_enqueue(c->q, c->batch, n);
+    int rc = hq_queue_enqueue(c->q, batch, n);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     hq_series_observe(c->m_commit_seconds, secs);
@@ -132,8 +139,8 @@ static void commit_batch(committer *c, struct committer_item *items, size_t n)
     while (it != NULL) {
         /* Read next first: after done() the item may already be freed. */
         struct committer_item *next = it->next;
-        it->enq.result = rc != 0 ? rc : c->batch[i].result;
-        it->enq.id = c->batch[i].id;
+        it->enq.result = rc != 0 ? rc : batch[i].result;
+        it->enq.id = batch[i].id;
         it->result = rc;
         it->next = NULL;
         i++;
@@ -144,7 +151,8 @@ static void commit_batch(committer *c, struct committer_item *items, size_t n)
 
 static void *committer_main(void *arg)
 {
-    committer *c = arg;
+    struct committer_thread *t = arg;
+    committer *c = t->c;
     pthread_setname_np(pthread_self(), "hq-committer");
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -155,7 +163,7 @@ static void *committer_main(void *arg)
         size_t n = 0;
         struct committer_item *items = take_batch(c, &n);
         pthread_mutex_unlock(&c->lock);
-        commit_batch(c, items, n);
+        commit_batch(t, items, n);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
@@ -175,20 +183,25 @@ int committer_create(hq_queue *q, const struct committer_opts *o, committer **ou
     c->o = *o;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
-    c->batch = calloc(o->max_batch, sizeof(*c->batch));
-    if (c->batch == NULL) {
-        rc = -ENOMEM;
-        goto out;
+    for (int i = 0; i < COMMITTER_THREADS; i++) {
+        c->threads[i].c = c;
+        c->threads[i].batch = calloc(o->max_batch, sizeof(*c->threads[i].batch));
+        if (c->threads[i].batch == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
     }
     rc = declare_metrics(c);
     if (rc != 0)
         goto out;
-    int err = pthread_create(&c->thread, NULL, committer_main, c);
-    if (err != 0) {
-        rc = -err;
-        goto out;
+    for (int i = 0; i < COMMITTER_THREADS; i++) {
+        int err = pthread_create(&c->threads[i].thread, NULL, committer_main, &c->threads[i]);
+        if (err != 0) {
+            rc = -err;
+            goto out;
+        }
+        c->threads[i].started = true;
     }
-    c->started = true;
     *out = c;
     c = NULL;
 out:
@@ -226,10 +239,12 @@ void committer_stop(committer *c)
 {
     pthread_mutex_lock(&c->lock);
     c->stopping = true;
-    pthread_cond_signal(&c->cond);
+    pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
-    if (c->started && !c->joined) {
-        pthread_join(c->thread, NULL);
+    if (!c->joined) {
+        for (int i = 0; i < COMMITTER_THREADS; i++)
+            if (c->threads[i].started)
+                pthread_join(c->threads[i].thread, NULL);
         c->joined = true;
     }
 }
@@ -241,7 +256,8 @@ void committer_destroy(committer *c)
     committer_stop(c);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
-    free(c->batch);
+    for (int i = 0; i < COMMITTER_THREADS; i++)
+        free(c->threads[i].batch);
     free(c);
 }
 

@@ -2,11 +2,18 @@
  * committer: group commit for the receiver.
  *
  * HTTP threads hand verified deliveries to the committer and suspend their
- * connections. One committer thread takes everything pending, enqueues it
- * with a single hq_queue_enqueue call (one LMDB write transaction, one sync),
- * then reports each item's result through its done callback, which resumes
- * the connection. While one commit syncs, the next batch gathers, so the
- * batch size grows with the load and the sync cost is shared.
+ * connections. A committer thread takes everything pending, enqueues it
+ * with a single hq_queue_enqueue call (one write transaction), then reports
+ * each item's result through its done callback, which resumes the
+ * connection. While one commit syncs, the next batch gathers, so the batch
+ * size grows with the load and the sync cost is shared.
+ *
+ * COMMITTER_THREADS threads do this, so that one batch can be in the queue's
+ * hands while the next is committed: the LMDB backend answers a batch once a
+ * later sync covers it, and the next batch's commit is that sync (see the
+ * DESIGN of common/queue_lmdb.c). With one thread each batch would wait for
+ * a sync of its own. Two batches in flight at once are two sets of
+ * concurrent, unanswered deliveries: either may commit first.
  *
  * Nothing is acknowledged before its commit returned: done is called only
  * after hq_queue_enqueue, with the commit's own result.
@@ -26,6 +33,8 @@
 #include <stdint.h>
 
 typedef struct committer committer;
+
+#define COMMITTER_THREADS 2
 
 /* One delivery waiting for its commit; owned by the submitter, which must
  * keep it (and every string enq points to) alive until done is called. */
@@ -51,7 +60,7 @@ struct committer_opts {
     int64_t unhealthy_hold_ms;
 };
 
-/* Starts the committer thread over q (borrowed: it must outlive the
+/* Starts the committer threads over q (borrowed: it must outlive the
  * committer). -ENOMEM, or -errno when the thread cannot start. */
 HQ_WUR int committer_create(hq_queue *q, const struct committer_opts *o, committer **out);
 
@@ -63,7 +72,7 @@ HQ_WUR int committer_create(hq_queue *q, const struct committer_opts *o, committ
 HQ_WUR int committer_submit(committer *c, struct committer_item *it);
 
 /* Refuses new submissions, commits and answers everything already pending,
- * then joins the thread. Safe to call twice. */
+ * then joins the threads. Safe to call twice. */
 void committer_stop(committer *c);
 
 /* Stops (if needed) and frees. NULL is ignored. */

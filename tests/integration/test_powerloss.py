@@ -198,6 +198,33 @@ os.kill(os.getpid(), signal.SIGKILL)
           f"stale journal: {p.returncode} {p.stderr}")
 
 
+def test_interposer_skip_last_sync_makes_each_sync_one_late(tmp):
+    """The skip_last_sync control: A synced, B synced, C written, killed. Each
+    sync made durable only what the sync before it covered, so the power loss
+    leaves A, where a faithful run leaves B."""
+    writer = r"""
+import os, signal, sys
+fd = os.open(sys.argv[1] + "/f", os.O_RDWR | os.O_CREAT, 0o600)
+for c in (b"A", b"B"):
+    os.pwrite(fd, c * 100, 0)
+    os.fdatasync(fd)
+os.pwrite(fd, b"C" * 100, 0)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    for skip, want in (("0", b"B" * 100), ("1", b"A" * 100)):
+        d = os.path.join(tmp, "skip" + skip)
+        os.makedirs(d)
+        env = dict(os.environ, LD_PRELOAD=tool("powerloss.so"), HQ_POWERLOSS_DIR=d,
+                   HQ_POWERLOSS_SKIP_LAST_SYNC=skip)
+        p = subprocess.run([sys.executable, "-c", writer, d], env=env, capture_output=True,
+                           text=True, timeout=30)
+        check(p.returncode == -signal.SIGKILL, f"writer: {p.returncode} {p.stderr}")
+        power_loss(d)
+        with open(os.path.join(d, "f"), "rb") as f:
+            got = f.read()
+        check(got == want, f"skip_last_sync={skip}: {got[:10]!r}..., want {want[:10]!r}...")
+
+
 def test_acknowledged_deliveries_survive_power_loss(tmp):
     rng = random.Random(SEED)
     db = os.path.join(tmp, "db")
@@ -272,6 +299,8 @@ def test_control_skipped_data_sync_loses(tmp):
 if __name__ == "__main__":
     run_tests([
         ("test_interposer_drops_unsynced_writes", test_interposer_drops_unsynced_writes),
+        ("test_interposer_skip_last_sync_makes_each_sync_one_late",
+         test_interposer_skip_last_sync_makes_each_sync_one_late),
         ("test_acknowledged_deliveries_survive_power_loss",
          test_acknowledged_deliveries_survive_power_loss),
         ("test_control_sync_false_loses", test_control_sync_false_loses),

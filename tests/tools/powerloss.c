@@ -14,10 +14,13 @@
  *   HQ_POWERLOSS_EXCLUDE  colon-separated file names left alone (lock files,
  *                         files mapped writable): e.g. "lock.mdb:wake"
  *   HQ_POWERLOSS_SKIP_LAST_SYNC=1
- *                         a negative control: a write through an O_DSYNC or
- *                         O_SYNC descriptor (LMDB's meta page, the last sync
- *                         of its commit) counts as not synced, as if the
- *                         commit skipped it
+ *                         a negative control: every sync is one sync late.
+ *                         An fsync/fdatasync, or a write through an O_DSYNC
+ *                         or O_SYNC descriptor, makes durable only what the
+ *                         sync before it covered, as if each commit path
+ *                         had skipped its last sync (LMDB's meta page write
+ *                         without MDB_NOMETASYNC; the sync that covers a
+ *                         commit's meta page with it)
  *   HQ_POWERLOSS_SKIP_DATA_SYNC=1
  *                         a negative control: fsync/fdatasync of a tracked
  *                         file return 0 and sync nothing
@@ -66,6 +69,8 @@ struct pl_file {
     int rfd;              /* FILE opened for reading: the undo's source */
     int jfd;              /* the undo journal, FILE.plundo */
     uint64_t jlen;        /* bytes appended to it since the last sync */
+    uint64_t mark;        /* skip_last_sync: where the records since the last
+                           * sync begin; those before it are one sync late */
     pthread_mutex_t lock; /* serializes jfd/jlen with the file's writes, syncs */
     int skip_last_sync;   /* HQ_POWERLOSS_SKIP_LAST_SYNC when it was opened */
     int skip_data_sync;   /* HQ_POWERLOSS_SKIP_DATA_SYNC when it was opened */
@@ -253,6 +258,7 @@ static struct pl_file *file_for(const struct stat *st, const char *path)
     nf->ino = st->st_ino;
     nf->jfd = jfd;
     nf->jlen = 0;
+    nf->mark = 0;
     /* Read here, not at load: a sanitizer runtime loaded first may call in
      * before the environment is set up. */
     nf->skip_last_sync = env_flag("HQ_POWERLOSS_SKIP_LAST_SYNC");
@@ -331,6 +337,41 @@ static void journal_reset(struct pl_file *f)
 {
     real.ftruncate(f->jfd, 0);
     f->jlen = 0;
+    f->mark = 0;
+}
+
+/* skip_last_sync: after a sync returned, only what the sync before it saw is
+ * durable. The records since that one ([mark, jlen)) move to the front of
+ * the journal and stay to be undone; mark moves to the end. Caller holds
+ * f->lock. */
+static void journal_lag(struct pl_file *f)
+{
+    char buf[PL_COPY_SIZE];
+    uint64_t from = f->mark, to = 0;
+    while (from < f->jlen) {
+        size_t want = f->jlen - from < sizeof(buf) ? (size_t)(f->jlen - from) : sizeof(buf);
+        ssize_t n = pread(f->jfd, buf, want, (off_t)from);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || real.pwrite(f->jfd, buf, (size_t)n, (off_t)to) != n) {
+            fprintf(stderr, "powerloss: %s: could not keep a late sync's records\n", f->path);
+            return; /* the journal stays as it was: nothing is declared durable */
+        }
+        from += (uint64_t)n;
+        to += (uint64_t)n;
+    }
+    real.ftruncate(f->jfd, (off_t)to);
+    f->jlen = to;
+    f->mark = to;
+}
+
+/* A sync of f returned (caller holds f->lock). */
+static void journal_synced(struct pl_file *f)
+{
+    if (f->skip_last_sync)
+        journal_lag(f);
+    else
+        journal_reset(f);
 }
 
 static int track(int fd, int flags)
@@ -528,8 +569,9 @@ static ssize_t tracked_write(struct pl_file *f, int fd, const struct iovec *iov,
         n = real.writev(fd, iov, iovcnt);
     else
         n = real.pwritev(fd, iov, iovcnt, off);
-    if (n > 0 && fds[fd].dsync && !f->skip_last_sync &&
-        journal_pin(f, (uint64_t)where, (uint64_t)n))
+    if (n > 0 && fds[fd].dsync && f->skip_last_sync)
+        journal_lag(f);
+    else if (n > 0 && fds[fd].dsync && journal_pin(f, (uint64_t)where, (uint64_t)n))
         fprintf(stderr, "powerloss: %s: could not pin a synced write\n", f->path);
 out:
     pthread_mutex_unlock(&f->lock);
@@ -622,7 +664,7 @@ static int tracked_sync(int fd, int (*sync_fn)(int))
     pthread_mutex_lock(&f->lock);
     int rc = sync_fn(fd);
     if (rc == 0)
-        journal_reset(f);
+        journal_synced(f);
     pthread_mutex_unlock(&f->lock);
     return rc;
 }
@@ -649,7 +691,7 @@ static void reset_all(void)
         if (files[i].skip_data_sync)
             continue;
         pthread_mutex_lock(&files[i].lock);
-        journal_reset(&files[i]);
+        journal_synced(&files[i]);
         pthread_mutex_unlock(&files[i].lock);
     }
 }
