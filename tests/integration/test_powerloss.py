@@ -284,6 +284,43 @@ def control(tmp, name, env):
     return caught
 
 
+def test_failed_sync_is_sticky(tmp):
+    """A sync that fails (EIO, the interposer's 40th) fails the deliveries it
+    was to cover, and every later one: Linux may have dropped the pages it
+    could not write, so a later sync that succeeds proves nothing about them.
+    The receiver answers 503 and /healthz says so until it is restarted; what
+    it answered 2xx before the failure survives a power loss."""
+    db = os.path.join(tmp, "db")
+    e = {"HOOKQ_MAP_SIZE": MAP_SIZE, "LD_PRELOAD": preload(binary("hookq-receiver")),
+         "HQ_POWERLOSS_DIR": db, "HQ_POWERLOSS_EXCLUDE": EXCLUDE,
+         "HQ_POWERLOSS_FAIL_SYNC": "40"}
+    r = start_receiver(tmp, secrets=[SECRET], db=db, env=e)
+    acked, codes = {}, []
+    try:
+        for n in range(120):
+            d = f"sticky-{n}"
+            st, _, got = post_delivery(r.url, "push", d, body_for(1, 2), secret=SECRET)
+            codes.append(st)
+            if 200 <= st < 300:
+                acked[d] = got["id"]
+        hz, _, _ = r.get("/healthz")
+    finally:
+        r.kill()
+    first = next((i for i, c in enumerate(codes) if c == 503), None)
+    check(first is not None, f"no 503 after the failed sync: {sorted(set(codes))}")
+    check(all(c == 503 for c in codes[first:]),
+          f"a 2xx after the failed sync at post {first}: {codes[first:first + 20]}")
+    check(first > 0 and all(200 <= c < 300 for c in codes[:first]), f"before: {codes[:first]}")
+    check(hz == 503, f"/healthz after the failed sync: {hz}")
+    power_loss(db)
+    why, stored = survey(db)
+    check(why is None, f"after the power loss: {why}")
+    lost = lost_of(acked, stored)
+    check(not lost, f"{len(lost)} of {len(acked)} acknowledged lost: {lost[:5]}")
+    print(f"  sync 40 failed: {first} deliveries answered 2xx before it, all kept; "
+          f"{len(codes) - first} answered 503 after it", flush=True)
+
+
 def test_control_sync_false_loses(tmp):
     control(tmp, "sync_false", {"HOOKQ_SYNC": "false"})
 
@@ -303,6 +340,7 @@ if __name__ == "__main__":
          test_interposer_skip_last_sync_makes_each_sync_one_late),
         ("test_acknowledged_deliveries_survive_power_loss",
          test_acknowledged_deliveries_survive_power_loss),
+        ("test_failed_sync_is_sticky", test_failed_sync_is_sticky),
         ("test_control_sync_false_loses", test_control_sync_false_loses),
         ("test_control_skipped_last_sync_loses", test_control_skipped_last_sync_loses),
         ("test_control_skipped_data_sync_loses", test_control_skipped_data_sync_loses),

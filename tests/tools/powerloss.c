@@ -21,6 +21,10 @@
  *                         had skipped its last sync (LMDB's meta page write
  *                         without MDB_NOMETASYNC; the sync that covers a
  *                         commit's meta page with it)
+ *   HQ_POWERLOSS_FAIL_SYNC=N
+ *                         the N-th fsync/fdatasync of tracked files (counted
+ *                         from 1 over the process) fails with EIO and syncs
+ *                         nothing, as a disk error would; the others work
  *   HQ_POWERLOSS_SKIP_DATA_SYNC=1
  *                         a negative control: fsync/fdatasync of a tracked
  *                         file return 0 and sync nothing
@@ -654,6 +658,9 @@ int ftruncate64(int fd, off_t length)
     return ftruncate(fd, length);
 }
 
+/* Syncs of tracked files so far, for HQ_POWERLOSS_FAIL_SYNC. */
+static _Atomic long sync_count;
+
 static int tracked_sync(int fd, int (*sync_fn)(int))
 {
     struct pl_file *f = tracked(fd);
@@ -661,6 +668,12 @@ static int tracked_sync(int fd, int (*sync_fn)(int))
         return sync_fn(fd);
     if (f->skip_data_sync)
         return 0;
+    const char *fail = getenv("HQ_POWERLOSS_FAIL_SYNC");
+    long nth = atomic_fetch_add(&sync_count, 1) + 1;
+    if (fail != NULL && strtol(fail, NULL, 10) == nth) {
+        errno = EIO; /* the journal keeps its records: nothing became durable */
+        return -1;
+    }
     pthread_mutex_lock(&f->lock);
     int rc = sync_fn(fd);
     if (rc == 0)
