@@ -224,6 +224,15 @@ int hq_queue_record_step(hq_queue *q, const struct hq_lease *lease, enum hq_step
                               cut(check_desc ? check_desc : "", desc, HQ_MAX_DESC_LEN));
 }
 
+int hq_queue_record_check_run(hq_queue *q, const struct hq_lease *lease, uint64_t check_run_id)
+{
+    if (q == NULL || lease == NULL || check_run_id == 0)
+        return -EINVAL;
+    if (q->be->record_check_run == NULL)
+        return -ENOTSUP;
+    return q->be->record_check_run(q->h, lease, check_run_id);
+}
+
 int hq_queue_complete(hq_queue *q, const struct hq_lease *lease)
 {
     if (q == NULL || lease == NULL)
@@ -282,6 +291,49 @@ int hq_queue_import_dead(hq_queue *q, const struct hq_event *ev, uint64_t *new_i
     if (rc != 0)
         return rc;
     return q->be->import_dead(q->h, ev, new_id);
+}
+
+static int check_import(const struct hq_import *it)
+{
+    switch (it->kind) {
+    case HQ_IMPORT_EVENT:
+    case HQ_IMPORT_DEAD:
+        if (it->ev == NULL || it->ev->id == 0 || it->ev->repo_id == 0 || it->ev->delivery == NULL ||
+            it->ev->delivery[0] == '\0' || it->ev->payload == NULL)
+            return -EINVAL;
+        if (too_long(it->ev->delivery, HQ_MAX_DELIVERY_LEN))
+            return HQ_ETOOBIG;
+        return hq_envelope_check(it->ev);
+    case HQ_IMPORT_DEDUP:
+        if (it->delivery == NULL || it->delivery[0] == '\0' || it->event_id == 0)
+            return -EINVAL;
+        return too_long(it->delivery, HQ_MAX_DELIVERY_LEN) ? HQ_ETOOBIG : 0;
+    case HQ_IMPORT_COUNTERS: return 0;
+    }
+    return -EINVAL;
+}
+
+int hq_queue_import(hq_queue *q, const struct hq_import *items, size_t n)
+{
+    if (q == NULL || (items == NULL && n > 0))
+        return -EINVAL;
+    if (q->be->import == NULL)
+        return -ENOTSUP;
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_import(&items[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return n == 0 ? 0 : q->be->import(q->h, items, n);
+}
+
+int hq_queue_foreach_dedup(hq_queue *q, hq_queue_dedup_fn fn, void *arg)
+{
+    if (q == NULL || fn == NULL)
+        return -EINVAL;
+    if (q->be->foreach_dedup == NULL)
+        return -ENOTSUP;
+    return q->be->foreach_dedup(q->h, fn, arg);
 }
 
 int hq_queue_dedup_lookup(hq_queue *q, uint64_t hook_id, const char *delivery, uint64_t *id)

@@ -75,6 +75,7 @@ struct hq_event {
     uint32_t attempts;     /* failed attempts so far */
     uint32_t step;         /* enum hq_step */
     uint32_t check_state;  /* enum hq_check_state, set once step >= CHECKED */
+    uint64_t check_run_id; /* the GitHub check run made for it (HOOKQ_REPORT checks), 0: none */
     char *repo_name;       /* "owner/name", for display and API paths */
     char *delivery;        /* X-GitHub-Delivery */
     char *event;           /* X-GitHub-Event */
@@ -252,6 +253,13 @@ HQ_WUR int hq_queue_renew(hq_queue *q, struct hq_lease *lease, int64_t lease_ms)
 HQ_WUR int hq_queue_record_step(hq_queue *q, const struct hq_lease *lease, enum hq_step step,
                                 enum hq_check_state check_state, const char *check_desc);
 
+/* Records, durably, the id of the check run created for the leased head
+ * event (nonzero, else -EINVAL): a retry then updates that run instead of
+ * creating another. HQ_ELEASELOST if the lease is no longer ours. A replay
+ * clears it (a replayed event gets a new run). */
+HQ_WUR int hq_queue_record_check_run(hq_queue *q, const struct hq_lease *lease,
+                                     uint64_t check_run_id);
+
 /* The head event is done: it leaves the queue and the repository goes to the
  * back of the ready line (or leaves it when empty). */
 HQ_WUR int hq_queue_complete(hq_queue *q, const struct hq_lease *lease);
@@ -295,6 +303,54 @@ typedef int (*hq_queue_iter_fn)(const struct hq_event *ev, void *arg);
 HQ_WUR int hq_queue_foreach_event(hq_queue *q, uint64_t repo_id, bool with_payload,
                                   hq_queue_iter_fn fn, void *arg);
 HQ_WUR int hq_queue_foreach_dead(hq_queue *q, bool with_payload, hq_queue_iter_fn fn, void *arg);
+
+/*
+ * Moving a queue to another backend (hookqctl migrate, schema/design.md §7)
+ * while no service runs on either. The source is read with the iterators
+ * (foreach_event, foreach_dead, foreach_dedup, stats); the target, which the
+ * caller has checked is empty, takes it in batches with hq_queue_import.
+ */
+typedef int (*hq_queue_dedup_fn)(uint64_t hook_id, const char *delivery, int64_t at_ms,
+                                 uint64_t event_id, void *arg);
+/* Every (hook id, delivery) pair of the dedup set, with the time it was
+ * first seen and the first event's id, in one read snapshot. fn's return
+ * stops the walk as for hq_queue_iter_fn. Read-only. */
+HQ_WUR int hq_queue_foreach_dedup(hq_queue *q, hq_queue_dedup_fn fn, void *arg);
+
+enum hq_import_kind {
+    HQ_IMPORT_EVENT = 1, /* ev: a queued event */
+    HQ_IMPORT_DEAD,      /* ev: a dead letter */
+    HQ_IMPORT_DEDUP,     /* hook_id, delivery, at_ms, event_id: one dedup pair */
+    HQ_IMPORT_COUNTERS,  /* the four *_total counters, added to the target's */
+};
+
+struct hq_import {
+    enum hq_import_kind kind;
+    /* EVENT, DEAD: as the iterators gave it, with its payload. */
+    const struct hq_event *ev;
+    /* DEDUP */
+    uint64_t hook_id;
+    const char *delivery;
+    int64_t at_ms;
+    uint64_t event_id;
+    /* COUNTERS */
+    uint64_t enqueued_total, duplicates_total, done_total, dead_total;
+};
+
+/*
+ * Stores n items in one durable commit, keeping every id as given. EVENT
+ * appends ev to the tail of its repository's FIFO, unleased, with attempts,
+ * step, check_state, check_desc, check_run_id, history, received_at_ms and
+ * not_before_ms as given (repositories join the ready line in the order
+ * their first event arrives); DEAD stores a dead letter; DEDUP one pair;
+ * COUNTERS adds to the counters. The id allocator moves past every id
+ * stored, so later events get larger ids. An id (event or dead letter) or
+ * a dedup pair already present is HQ_EDUPLICATE, and nothing of the batch
+ * is stored. Items break the rules of hq_queue_import_dead (and a kind out
+ * of range, an id of 0) with -EINVAL or HQ_ETOOBIG before the backend sees
+ * them.
+ */
+HQ_WUR int hq_queue_import(hq_queue *q, const struct hq_import *items, size_t n);
 
 struct hq_queue_stats {
     uint64_t queued;           /* events in the queue (leased heads included) */

@@ -19,6 +19,9 @@
  *  - dedup_lookup: id is never NULL (queue.c passes its own).
  *  - state_get: *st is zeroed by queue.c; a missing record leaves it so.
  *  - state_cas: new_version is never NULL; claimed_by is within its cap.
+ *  - import: n > 0; every item passed the checks of its kind.
+ *  - record_check_run, foreach_dedup, import may be NULL (a backend that
+ *    has not built them yet): the call then fails with -ENOTSUP.
  *  - open: opts->db is one the backend's accepts() said yes to; on failure
  *    *h is untouched and nothing is left open.
  */
@@ -41,6 +44,7 @@ struct hq_queue_backend {
     int (*renew)(void *h, struct hq_lease *lease, int64_t lease_ms);
     int (*record_step)(void *h, const struct hq_lease *lease, enum hq_step step,
                        enum hq_check_state check_state, const char *check_desc);
+    int (*record_check_run)(void *h, const struct hq_lease *lease, uint64_t check_run_id);
     int (*complete)(void *h, const struct hq_lease *lease);
     int (*retry)(void *h, const struct hq_lease *lease, int64_t not_before_ms, bool count_attempt,
                  const char *error, enum hq_step reached);
@@ -59,6 +63,8 @@ struct hq_queue_backend {
     int (*foreach_event)(void *h, uint64_t repo_id, bool with_payload, hq_queue_iter_fn fn,
                          void *arg);
     int (*foreach_dead)(void *h, bool with_payload, hq_queue_iter_fn fn, void *arg);
+    int (*foreach_dedup)(void *h, hq_queue_dedup_fn fn, void *arg);
+    int (*import)(void *h, const struct hq_import *items, size_t n);
 
     int (*stats)(void *h, struct hq_queue_stats *st);
     void (*commit_stats)(void *h, struct hq_queue_commit_stats *st);

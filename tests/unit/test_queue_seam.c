@@ -511,6 +511,38 @@ HQ_TEST(state_and_dedup_calls_are_checked_before_the_backend)
     hq_queue_close(q);
 }
 
+/* ---- optional operations ------------------------------------------------ */
+
+static int dedup_cb(uint64_t hook_id, const char *delivery, int64_t at_ms, uint64_t event_id,
+                    void *arg)
+{
+    (void)hook_id, (void)delivery, (void)at_ms, (void)event_id, (void)arg;
+    return 0;
+}
+
+HQ_TEST(an_operation_a_backend_lacks_is_enotsup)
+{
+    hq_queue *q = open_fake(); /* the fake has no record_check_run, import, foreach_dedup */
+    struct hq_lease l = {1, 1, 1, 0};
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 7), -ENOTSUP);
+    CHECK_EQ(hq_queue_foreach_dedup(q, dedup_cb, NULL), -ENOTSUP);
+    struct hq_import it = {.kind = HQ_IMPORT_COUNTERS, .done_total = 1};
+    CHECK_EQ(hq_queue_import(q, &it, 1), -ENOTSUP);
+    CHECK_EQ(fake.calls, 0);
+    hq_queue_close(q);
+}
+
+HQ_TEST(bad_imports_and_check_runs_are_refused_first)
+{
+    hq_queue *q = open_fake();
+    struct hq_lease l = {1, 1, 1, 0};
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 0), -EINVAL);
+    CHECK_EQ(hq_queue_record_check_run(q, NULL, 5), -EINVAL);
+    CHECK_EQ(hq_queue_foreach_dedup(q, NULL, NULL), -EINVAL);
+    CHECK_EQ(hq_queue_import(q, NULL, 1), -EINVAL);
+    hq_queue_close(q);
+}
+
 int main(int argc, char **argv)
 {
     return hqtest_main(argc, argv);
