@@ -1,6 +1,7 @@
 /*
- * ingest: header checks, content types, form decoding and routing-key
- * extraction for the receiver and catch-up; see ingest.h.
+ * ingest: header checks, content types, form decoding and the event list
+ * for the receiver and catch-up; see ingest.h. The routing key is read by
+ * ingest_route.c.
  *
  * These functions see raw bytes from the network before anything is trusted
  * (the signature is checked over the body, but headers are read first), so
@@ -10,12 +11,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <cjson/cJSON.h>
 
 int ingest_content_type(const char *value, enum ingest_ctype *out)
 {
@@ -185,157 +183,6 @@ int ingest_form_payload(const char *body, size_t len, char **out, size_t *outlen
     value = NULL;
 out:
     free(value);
-    return rc;
-}
-
-/*
- * cJSON allocates every node and string separately, and a GitHub payload has
- * hundreds of them: with glibc malloc that was a fifth of the receiver's CPU
- * per delivery. ingest_init() gives cJSON a bump allocator over a per-thread
- * arena that ingest_route() rewinds before each parse; frees of arena memory
- * are no-ops, and anything that does not fit falls back to malloc. The parse
- * tree never leaves ingest_route(), so no arena pointer outlives a rewind or
- * crosses threads.
- */
-#define ARENA_SIZE (256 * 1024)
-
-static _Thread_local struct {
-    char *base;
-    size_t used;
-} arena;
-
-static void *arena_malloc(size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (arena.base != NULL && n <= ARENA_SIZE - arena.used) {
-        void *p = arena.base + arena.used;
-        arena.used += n;
-        return p;
-    }
-    return malloc(n);
-}
-
-static void arena_free(void *p)
-{
-    char *c = p;
-    if (arena.base != NULL && c >= arena.base && c < arena.base + ARENA_SIZE)
-        return;
-    free(p);
-}
-
-/* Set once by ingest_init before threads start, read-only afterwards. */
-static bool arena_hooks;
-static pthread_key_t arena_key; /* frees a thread's arena when it exits */
-
-/* Gives this thread an arena (once) and rewinds it. */
-static void arena_rewind(void)
-{
-    if (arena.base == NULL) {
-        arena.base = malloc(ARENA_SIZE); /* NULL: cJSON simply uses malloc */
-        if (arena.base != NULL && pthread_setspecific(arena_key, arena.base) != 0) {
-            free(arena.base);
-            arena.base = NULL;
-        }
-    }
-    arena.used = 0;
-}
-
-void ingest_init(void)
-{
-    if (arena_hooks || pthread_key_create(&arena_key, free) != 0)
-        return;
-    cJSON_Hooks hooks = {arena_malloc, arena_free};
-    cJSON_InitHooks(&hooks);
-    arena_hooks = true;
-}
-
-/* A JSON number that is an integer in [1, INGEST_MAX_ID]. */
-static bool json_id(const cJSON *item, uint64_t *out)
-{
-    if (!cJSON_IsNumber(item))
-        return false;
-    double d = item->valuedouble;
-    if (!(d >= 1.0 && d <= (double)INGEST_MAX_ID))
-        return false;
-    uint64_t v = (uint64_t)d;
-    if ((double)v != d)
-        return false;
-    *out = v;
-    return true;
-}
-
-int ingest_route(const char *json, size_t len, struct ingest_route *r, const char **why)
-{
-    int rc = 0;
-    memset(r, 0, sizeof(*r));
-    *why = NULL;
-    if (arena_hooks)
-        arena_rewind();
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    if (root == NULL) {
-        *why = "payload is not valid JSON";
-        rc = HQ_EPARSE;
-        goto out;
-    }
-    /* cJSON stops after the first value: anything but whitespace after it
-     * makes the payload invalid, not a prefix to route on. */
-    for (const char *p = end; p < json + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-            *why = "payload is not valid JSON (trailing data)";
-            rc = HQ_EPARSE;
-            goto out;
-        }
-    }
-    if (!cJSON_IsObject(root)) {
-        *why = "payload is not a JSON object";
-        rc = HQ_EPARSE;
-        goto out;
-    }
-
-    const cJSON *action = cJSON_GetObjectItemCaseSensitive(root, "action");
-    if (action != NULL && !cJSON_IsNull(action)) {
-        if (!cJSON_IsString(action) || strlen(action->valuestring) > HQ_MAX_ACTION_LEN) {
-            *why = "action is not a short string";
-            rc = HQ_EPARSE;
-            goto out;
-        }
-        memcpy(r->action, action->valuestring, strlen(action->valuestring) + 1);
-    }
-
-    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(root, "installation");
-    if (inst != NULL && !cJSON_IsNull(inst)) {
-        if (!json_id(cJSON_GetObjectItemCaseSensitive(inst, "id"), &r->installation_id)) {
-            *why = "installation.id is not a positive integer";
-            rc = HQ_EPARSE;
-            goto out;
-        }
-    }
-
-    const cJSON *repo = cJSON_GetObjectItemCaseSensitive(root, "repository");
-    if (repo == NULL || cJSON_IsNull(repo))
-        goto out; /* has_repository stays false: the event is ignored */
-    if (!cJSON_IsObject(repo)) {
-        *why = "repository is not an object";
-        rc = HQ_EPARSE;
-        goto out;
-    }
-    if (!json_id(cJSON_GetObjectItemCaseSensitive(repo, "id"), &r->repo_id)) {
-        *why = "repository.id is not a positive integer";
-        rc = HQ_EPARSE;
-        goto out;
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(repo, "full_name");
-    size_t namelen = cJSON_IsString(name) ? strlen(name->valuestring) : 0;
-    if (namelen == 0 || namelen > HQ_MAX_REPO_NAME_LEN) {
-        *why = "repository.full_name is missing or too long";
-        rc = HQ_EPARSE;
-        goto out;
-    }
-    memcpy(r->repo_name, name->valuestring, namelen + 1);
-    r->has_repository = true;
-out:
-    cJSON_Delete(root);
     return rc;
 }
 

@@ -66,15 +66,6 @@ HQ_WUR int ingest_content_length(const char *value, uint64_t *out);
  */
 HQ_WUR int ingest_form_payload(const char *body, size_t len, char **out, size_t *outlen);
 
-/*
- * Makes cJSON allocate from a per-thread arena for ingest_route (see
- * ingest.c); a thread's arena is freed when the thread exits. Call once in
- * main before threads start and before any other cJSON use; after it, cJSON
- * trees must not be freed on another thread than the one that built them.
- * Optional: without it ingest_route uses malloc.
- */
-void ingest_init(void);
-
 /* Routing facts of a payload. Strings are NUL-terminated copies. */
 struct ingest_route {
     bool has_repository;                      /* false: the event names no repository (ignored) */
@@ -90,12 +81,13 @@ struct ingest_route {
 
 /*
  * Parses a JSON payload of len bytes (need not be NUL-terminated) and fills
- * r. Returns 0 with r->has_repository false when the payload is a JSON
- * object without a "repository" object. HQ_EPARSE, with a short static reason
- * in *why, when the payload is not a JSON object, or its repository has no
- * usable id (missing, not an integer, <= 0, over INGEST_MAX_ID) or full_name
- * (missing, empty, longer than HQ_MAX_REPO_NAME_LEN), or installation.id or
- * action is present but malformed. -ENOMEM.
+ * r, in one pass that allocates nothing (ingest_route.c). The payload must be
+ * strict JSON (RFC 8259; a leading UTF-8 byte order mark is skipped). The
+ * first member of each name counts. Returns 0 with r->has_repository false when the payload is a
+ * JSON object without a "repository" object. HQ_EPARSE, with a short static reason in *why, when
+ * the payload is not a JSON object, or its repository has no usable id (missing, not an integer, <=
+ * 0, over INGEST_MAX_ID) or full_name (missing, empty, longer than HQ_MAX_REPO_NAME_LEN), or
+ * installation.id or action is present but malformed (a string routing keeps must not hold \u0000).
  */
 HQ_WUR int ingest_route(const char *json, size_t len, struct ingest_route *r, const char **why);
 

@@ -200,7 +200,6 @@ int main(int argc, char **argv)
         return 2;
     }
     hq_log_setup("hookq-receiver", cfg.log.json, cfg.log.level);
-    ingest_init();
     for (size_t i = 0; i < hq_sigkeys_count(cfg.keys); i++)
         hq_log_secret(hq_sigkeys_secret(cfg.keys, i));
 
