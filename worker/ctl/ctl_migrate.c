@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MIGRATE_BATCH       500        /* items per hq_queue_import */
+#define MIGRATE_BATCH       500         /* items per hq_queue_import */
 #define MIGRATE_BATCH_BYTES (32u << 20) /* payload bytes per batch, whatever the count */
 #define SHOWN_DB_LEN        256
 
@@ -176,7 +176,9 @@ static bool same_database(const char *src, const char *dst)
  * the environment open holds a shared fcntl lock on the first byte of
  * lock.mdb for as long as it does (LMDB's check for the first opener), so a
  * probe for an exclusive lock names one of them. 0 when none does (or dir
- * is not LMDB's, or cannot be probed).
+ * is not LMDB's, or cannot be probed). Closing the probe's descriptor drops
+ * every fcntl lock this process holds on the file, so it runs before this
+ * process opens the database.
  * NEEDSWORK: this knows LMDB's files; it belongs behind the queue seam (an
  * optional "in use" operation, which PostgreSQL could answer from
  * pg_stat_activity) once a second backend needs it.
@@ -195,6 +197,31 @@ static pid_t lmdb_user(const char *dir)
         pid = fl.l_pid;
     close(fd);
     return pid;
+}
+
+/* CTL_USAGE, with the line saying why, when the target is the source or
+ * another process has either of them open. */
+static int refuse_busy_or_same(const char *src_db, const char *src, const char *to, const char *dst)
+{
+    if (same_database(src_db, to)) {
+        ctl_err("migrate: the target %s is the source database; nothing was written", dst);
+        return CTL_USAGE;
+    }
+    pid_t user = lmdb_user(src_db);
+    if (user != 0) {
+        ctl_err("migrate: process %ld still has the source %s open: stop the services "
+                "(receiver, workers) first; nothing was written",
+                (long)user, src);
+        return CTL_USAGE;
+    }
+    /* A service on the target would interleave its events with the copy's. */
+    if ((user = lmdb_user(to)) != 0) {
+        ctl_err("migrate: process %ld has the target %s open: stop it first; nothing was "
+                "written",
+                (long)user, dst);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
 }
 
 /* Whether q holds anything at all: events, dead letters, pairs, counters. */
@@ -227,10 +254,9 @@ static int open_target(const struct hq_queue_opts *base, const char *shown, bool
     int rc = hq_queue_open(&o, &q);
     *created = rc == -ENOENT;
     if (rc != 0 && rc != -ENOENT) {
-        ctl_err("migrate: cannot open the target %s: %s%s; nothing was written", shown,
-                hq_strerror(rc),
-                rc == HQ_ESCHEMA ? " (a schema this hookqctl " HOOKQ_VERSION " does not know)"
-                                 : "");
+        ctl_err(
+            "migrate: cannot open the target %s: %s%s; nothing was written", shown, hq_strerror(rc),
+            rc == HQ_ESCHEMA ? " (a schema this hookqctl " HOOKQ_VERSION " does not know)" : "");
         return rc == HQ_ESTORAGE || rc == -EIO ? CTL_FAIL : CTL_USAGE;
     }
     if (q != NULL) {
@@ -376,32 +402,25 @@ int ctl_cmd_migrate(struct ctl *c, int argc, char **argv)
         ctl_err("migrate: %s; nothing was written", cerr.msg);
         return CTL_USAGE;
     }
-    if ((status = ctl_open(c, CTL_READ_ONLY)) != CTL_OK)
-        return status;
-    char src[SHOWN_DB_LEN], dst[SHOWN_DB_LEN];
-    hq_settings_mask_db(c->db, src, sizeof(src));
-    hq_settings_mask_db(to, dst, sizeof(dst));
-    if (same_database(c->db, to)) {
-        ctl_err("migrate: the target %s is the source database; nothing was written", dst);
-        return CTL_USAGE;
-    }
-    pid_t user = lmdb_user(c->db);
-    if (user != 0 && user != getpid()) {
-        ctl_err("migrate: process %ld still has the source %s open: stop the services "
-                "(receiver, workers) first; nothing was written",
-                (long)user, src);
-        return CTL_USAGE;
-    }
-    struct hq_queue_stats st;
-    int rc = hq_queue_stats(c->q, &st);
-    if (rc != 0)
-        return ctl_fail("migrate: reading the source", rc);
-
     struct hq_queue_opts o;
     if (hq_settings_queue(&o, HQ_SETTINGS_KEEP_MAP_SIZE, &cerr) != 0) {
         ctl_err("%s", cerr.msg);
         return CTL_USAGE;
     }
+    /* Before the source is open here: closing the probe's descriptor of its
+     * lock.mdb would drop this process's own LMDB lock on it. */
+    const char *src_db = c->db != NULL ? c->db : o.db;
+    char src[SHOWN_DB_LEN], dst[SHOWN_DB_LEN];
+    hq_settings_mask_db(src_db, src, sizeof(src));
+    hq_settings_mask_db(to, dst, sizeof(dst));
+    if ((status = refuse_busy_or_same(src_db, src, to, dst)) != CTL_OK)
+        return status;
+    if ((status = ctl_open(c, CTL_READ_ONLY)) != CTL_OK)
+        return status;
+    struct hq_queue_stats st;
+    int rc = hq_queue_stats(c->q, &st);
+    if (rc != 0)
+        return ctl_fail("migrate: reading the source", rc);
     o.db = to;
     if (o.lmdb.map_size == 0 && st.has_map && st.map_size > HQ_DEFAULT_MAP_SIZE)
         o.lmdb.map_size = st.map_size; /* an LMDB target as large as the source */
