@@ -285,6 +285,50 @@ def test_bad_input_exits_2_and_writes_nothing(tmp):
     check(js["target_created"] is True, f"json: {js}")
 
 
+def test_large_queue_crosses_batches_in_order(tmp):
+    """More items than one import batch of each kind: FIFO order and every
+    dead letter survive the batch boundaries."""
+    import base64
+    db = os.path.join(tmp, "src")
+    fast = {"HOOKQ_SYNC": "false"}  # the test's own filling: no fsync per delivery
+    rcv = hqlib.start_receiver(os.path.join(tmp, "rcv"), db=db, env=fast)
+    secret = b"It's a Secret to Everybody"
+    bodies = {rid: hqlib.make_payload("push", rid, f"octo/big{rid}", sha=sha_for("big", rid))
+              for rid in (1, 2, 3)}
+    for i in range(700):
+        st, _, _ = hqlib.post_delivery(rcv.url, "push", f"big-{i}", bodies[1 + i % 3],
+                                       secret=secret)
+        check(st in (200, 202), f"delivery {i} answered {st}")
+    check(rcv.stop() == 0)
+    lines = ["hookq-dlq-export 1"]
+    for i in range(1100):
+        rec = {"id": 5000 + i, "repo_id": 9, "hook_id": 0, "installation_id": 0,
+               "received_at_ms": 1700000000000 + i, "not_before_ms": 0,
+               "dead_at_ms": 1700000001000 + i, "attempts": 1, "step": 0, "check_state": 0,
+               "repo": "octo/dead", "delivery": f"dead-{i}", "event": "push", "action": "",
+               "check_desc": "", "history": "[]", "reason": f"reason {i}",
+               "payload_b64": base64.b64encode(b'{"n":%d}' % i).decode()}
+        lines.append(json.dumps(rec))
+    lines.append("end 1100")
+    path = os.path.join(tmp, "dead.export")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = hqlib.hookqctl("dlq", "import", path, db=db, env=fast)
+    check(r.returncode == 0, f"dlq import: {r.stderr}")
+    dst = os.path.join(tmp, "dst")
+    r = hqlib.hookqctl("migrate", "--to", dst, "--json", db=db)
+    check(r.returncode == 0, f"migrate: {r.stderr}")
+    js = json.loads(r.stdout)
+    check((js["events"], js["dead"], js["dedup"]) == (700, 1100, 1800), f"json: {js}")
+    s1 = check_same_queue(db, dst)
+    check(s1["queued"] == 700 and s1["dead"] == 1100, f"stats: {s1}")
+    evs = hqlib.queue_events(dst)
+    for rid in (1, 2, 3):
+        got = [e["delivery"] for e in evs if e["repo_id"] == rid]
+        want = [f"big-{i}" for i in range(700) if 1 + i % 3 == rid]
+        check(got == want, f"repository {rid} out of order after the copy")
+
+
 TESTS = [(n[5:], f) for n, f in sorted(globals().items()) if n.startswith("test_")]
 
 if __name__ == "__main__":
