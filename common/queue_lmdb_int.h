@@ -1,11 +1,12 @@
 /*
- * queue_lmdb_int: what the three files of the LMDB queue share, and nothing
+ * queue_lmdb_int: what the files of the LMDB queue share, and nothing
  * else includes. queue_lmdb.c owns the environment, the group commit, the
  * wake-ups, stats and listings, and the backend table; queue_lmdb_store.c
  * the record encodings and index helpers (each runs inside a caller's
  * transaction); queue_lmdb_ops.c the write operations built from them (the
- * ql_* functions of the table, called by queue.c with checked arguments).
- * The layout is schema/lmdb.md.
+ * ql_* functions of the table, called by queue.c with checked arguments);
+ * queue_lmdb_state.c the dedup lookup and state records; queue_lmdb_import.c
+ * the dedup walk and the import of another queue's contents. The layout is schema/lmdb.md.
  *
  * Conventions of the helpers: they return 0 or a negative hq code
  * (ql_map_err translates LMDB's), never log, and write only when everything
@@ -120,6 +121,11 @@ int ql_get_dead(void *h, uint64_t id, bool with_payload, struct hq_event **ev);
 int ql_replay(void *h, uint64_t id, uint64_t *new_id);
 int ql_purge(void *h, uint64_t id);
 int ql_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id);
+
+/* ---- queue_lmdb_import.c: moving a queue between backends ---- */
+
+int ql_foreach_dedup(void *h, hq_queue_dedup_fn fn, void *arg);
+int ql_import(void *h, const struct hq_import *items, size_t n);
 
 /* ---- queue_lmdb_state.c: dedup lookup and named state records ---- */
 

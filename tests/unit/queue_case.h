@@ -36,6 +36,17 @@ static inline void case_opts(struct hq_queue_opts *o)
     SKIP("HOOKQ_TEST_QUEUE names a backend this build does not have");
 }
 
+/* A second database of the backend under test, apart from case_opts's and
+ * as empty at the start of the case: a migration's target. */
+static inline void case_opts_second(struct hq_queue_opts *o)
+{
+    static char path[512];
+    case_opts(o);
+    if (snprintf(path, sizeof(path), "%s/second", hqtest_dir()) >= (int)sizeof(path))
+        SKIP("temporary directory name too long");
+    o->db = path;
+}
+
 static inline hq_queue *open_q(uint32_t max_attempts)
 {
     struct hq_queue_opts o;

@@ -1,7 +1,7 @@
 /*
  * ctl: the pieces hookqctl's commands share (worker/hookqctl.c is main and the
  * command table; ctl_show.c the read-only commands; ctl_dlq.c replay and
- * purge; ctl_export.c export and import; ctl_fmt.c filters and formatting;
+ * purge; ctl_export.c export and import; ctl_migrate.c migrate; ctl_fmt.c filters and formatting;
  * ctl_out.c messages, signals and how a command stops early).
  *
  * A command parses its own options first, so that a usage error exits 2
@@ -233,5 +233,6 @@ int ctl_cmd_dlq_purge(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dlq_export(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dlq_import(struct ctl *c, int argc, char **argv);
 int ctl_cmd_catchup(struct ctl *c, int argc, char **argv);
+int ctl_cmd_migrate(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -5,8 +5,8 @@
  * Modelled on LMDB's mdb_stat/mdb_dump (inspection opens the store read-only,
  * a signal sets a flag the loops check) and on OpenSMTPD's smtpctl (a table
  * of commands). This file is main, the command table, the usage text and
- * opening the database; the commands live in ctl_show.c, ctl_dlq.c and
- * ctl_export.c, messages and signals in ctl_out.c.
+ * opening the database; the commands live in ctl_show.c, ctl_dlq.c,
+ * ctl_export.c, ctl_catchup.c and ctl_migrate.c, messages and signals in ctl_out.c.
  */
 #include "clock.h"
 #include "config.h"
@@ -65,6 +65,17 @@ static const char usage_text[] =
     "      github_id, event, action, repo_id, result: enqueued, duplicate,\n"
     "      would_enqueue, redelivery_requested, ignored or failed). Exit 0 when\n"
     "      the run completed, 1 when GitHub could not be read, 2 usage.\n"
+    "  migrate --to URI [--dry-run] [--json]\n"
+    "      Copies the whole queue into another database of any backend (URI: a\n"
+    "      directory for LMDB, or a postgresql:// URI): queued events per\n"
+    "      repository in FIFO order with their attempts and steps, then dead\n"
+    "      letters, dedup keys and counters, keeping every id, 500 per commit.\n"
+    "      Stop the services first: the source (--db) is opened read-only and\n"
+    "      refused while another process has it open. The target is created if\n"
+    "      missing, and refused unless it is empty or when it is the source.\n"
+    "      Events a stopped worker still held are copied unleased, as stored.\n"
+    "      --dry-run reads and counts everything and writes nothing. A password\n"
+    "      in URI is printed as ***.\n"
     "\n"
     "Filters (dead letters):\n"
     "  --repo NAME|ID       repository full name (any case) or numeric id\n"
@@ -83,7 +94,8 @@ static const char usage_text[] =
     "\n"
     "stats, list, dlq list/show/export open the database read-only and work\n"
     "while the services run; replay, purge and import write through the queue\n"
-    "and are safe while they run. Each replay and purge is its own commit.\n"
+    "and are safe while they run; migrate wants them stopped. Each replay and\n"
+    "purge is its own commit.\n"
     "\n"
     "Exit status: 0 done; 1 nothing matched (an id that is not there: nothing is\n"
     "changed); 2 usage error, malformed value, no database or a newer schema;\n"
@@ -167,7 +179,7 @@ static const struct {
     {NULL, "list", ctl_cmd_list},          {"dlq", "list", ctl_cmd_dlq_list},
     {"dlq", "show", ctl_cmd_dlq_show},     {"dlq", "replay", ctl_cmd_dlq_replay},
     {"dlq", "purge", ctl_cmd_dlq_purge},   {"dlq", "export", ctl_cmd_dlq_export},
-    {"dlq", "import", ctl_cmd_dlq_import},
+    {"dlq", "import", ctl_cmd_dlq_import}, {NULL, "migrate", ctl_cmd_migrate},
 };
 
 int main(int argc, char **argv)
