@@ -12,6 +12,11 @@
  * Every repository stays ready throughout (each keeps at least one event),
  * so the ready line is REPOS long the whole time. tests/bench/bench_backends.sh
  * runs it for both backends side by side.
+ *
+ * With BENCH_REFILL=1 (the soak): one event per repository to begin with,
+ * and every completed event is replaced by a new one for its repository, so
+ * CYCLES events pass through a queue that stays REPOS long; the figure then
+ * includes that enqueue.
  */
 #include "clock.h"
 #include "queue.h"
@@ -58,8 +63,26 @@ static int fill(hq_queue *q, unsigned repos, unsigned per)
 struct worker_arg {
     hq_queue *q;
     unsigned cycles;
+    unsigned id;
+    bool refill;
     int failed;
 };
+
+static int refill(hq_queue *q, uint64_t repo, unsigned id, unsigned i)
+{
+    char d[48], name[40];
+    snprintf(d, sizeof(d), "soak-%u-%u", id, i);
+    snprintf(name, sizeof(name), "bench/repo%llu", (unsigned long long)repo);
+    struct hq_enqueue it = {.hook_id = 1,
+                            .delivery = d,
+                            .event = "push",
+                            .repo_id = repo,
+                            .repo_name = name,
+                            .payload = "{}",
+                            .payload_len = 2};
+    int rc = hq_queue_enqueue(q, &it, 1);
+    return rc != 0 ? rc : it.result;
+}
 
 static void *cycle(void *p)
 {
@@ -72,8 +95,11 @@ static void *cycle(void *p)
         if (rc == HQ_ENOTREADY) /* every repository leased by the other threads */
             continue;
         if (rc == 0) {
+            uint64_t repo = ev->repo_id;
             hq_event_free(ev);
             rc = hq_queue_complete(a->q, &l);
+            if (rc == 0 && a->refill)
+                rc = refill(a->q, repo, a->id, i);
         }
         if (rc != 0) {
             a->failed = rc;
@@ -107,13 +133,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lease: open: %s\n", hq_strerror(rc));
         return 1;
     }
-    if (fill(q, repos, cycles / repos + 1) != 0)
+    const char *r = getenv("BENCH_REFILL");
+    bool soak = r != NULL && strcmp(r, "1") == 0;
+    if (fill(q, repos, soak ? 1 : cycles / repos + 1) != 0)
         return 1;
     pthread_t th[64];
     struct worker_arg args[64];
     int64_t t0 = hq_mono_ms();
     for (unsigned t = 0; t < threads; t++) {
-        args[t] = (struct worker_arg){q, cycles / threads, 0};
+        args[t] = (struct worker_arg){q, cycles / threads, t, soak, 0};
         pthread_create(&th[t], NULL, cycle, &args[t]);
     }
     int failed = 0;

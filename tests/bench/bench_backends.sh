@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# bench_backends.sh: the queue on LMDB beside the queue on PostgreSQL, in one
+# run on this machine (issue 8). Prints its figures; not a ctest.
+#
+#   tests/bench/bench_backends.sh BUILD_DIR [SECONDS]
+#
+# A private PostgreSQL cluster (tests/tools/pg_cluster.sh) with the
+# durability of production: fsync=on, full_page_writes=on,
+# synchronous_commit=on. Then, for each backend, on a fresh queue:
+#   receiver   durable deliveries/s: wrk -t2 -c32 for SECONDS (default 10)
+#              after a 2 s warm-up, push payload (~8 KB), unique deliveries
+#   pipeline   events/s of two worker processes (8 threads each) draining
+#              2,000 queued events of 200 repositories against fakehub
+#              (bench_pipeline2.py)
+#   lease      lease + complete per event, durable, with 10, 1,000 and
+#              100,000 ready repositories (bench_lease, 1 thread and 8)
+# and a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
+# complete), the tables' sizes printed every 20,000, which must stay bounded.
+#
+# Targets (issue 8): receiver on PostgreSQL >= 3,000 deliveries/s and >= 50%
+# of LMDB's; pipeline >= 70% of LMDB's; lease cost within 2x from 10 to
+# 100,000 repositories.
+set -euo pipefail
+
+BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
+DUR=${2:-10}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+RECEIVER="$BUILD/receiver/hookq-receiver"
+LEASE="$BUILD/tests/bench/bench_lease"
+for b in "$RECEIVER" "$LEASE"; do
+    [ -x "$b" ] || { echo "no $b (build first)" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+command -v psql >/dev/null || { echo "psql is not installed" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/hookq-bench-backends.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    "$SRC/tests/tools/pg_cluster.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_http() { # PORT PATH
+    for _ in $(seq 1 500); do
+        if curl -s -o /dev/null "http://127.0.0.1:$1$2"; then return 0; fi
+        sleep 0.02
+    done
+    echo "nothing answers on port $1" >&2
+    return 1
+}
+field() { # RESULT-LINE NAME
+    sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
+}
+
+# ------------------------------------------------------------ PostgreSQL --
+"$SRC/tests/tools/pg_cluster.sh" start "$WORK/pg" >/dev/null
+BASE=$(cat "$WORK/pg/uri")
+psql -q "$BASE/postgres" -c "ALTER SYSTEM SET fsync = on" \
+    -c "ALTER SYSTEM SET full_page_writes = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
+    -c "ALTER SYSTEM SET shared_buffers = '256MB'" -c "ALTER SYSTEM SET max_wal_size = '2GB'"
+"$SRC/tests/tools/pg_cluster.sh" restart "$WORK/pg" >/dev/null
+[ "$(psql -qtA "$BASE/postgres" -c 'SHOW fsync')" = on ] || { echo "fsync is not on" >&2; exit 1; }
+NDB=0
+new_db() { # -> a HOOKQ_DB value naming a new empty queue of backend $1
+    NDB=$((NDB + 1))
+    if [ "$1" = lmdb ]; then
+        echo "$WORK/lmdb$NDB"
+    else
+        psql -q "$BASE/postgres" -c "CREATE DATABASE q$NDB"
+        echo "$BASE/q$NDB"
+    fi
+}
+
+echo "bench_backends: $(nproc) CPUs, PostgreSQL $(psql -qtA "$BASE/postgres" -c 'SHOW server_version') (fsync on), $(date -u +%FT%TZ)"
+
+# -------------------------------------------------------------- receiver --
+python3 "$HERE/gen_payloads.py" "$WORK/p" >/dev/null
+declare -A RPS
+echo
+printf "%-12s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
+for be in lmdb postgresql; do
+    db=$(new_db $be)
+    port=$(free_port)
+    HOOKQ_DB="$db" HOOKQ_LISTEN="127.0.0.1:$port" HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" \
+        HOOKQ_SYNC=true "$RECEIVER" 2>>"$WORK/receiver-$be.log" &
+    rpid=$!
+    PIDS+=("$rpid")
+    wait_http "$port" /healthz
+    for phase in warmup run; do
+        d=$DUR
+        [ $phase = warmup ] && d=2
+        BENCH_BODY="$WORK/p/push.json" BENCH_SIG=$(cat "$WORK/p/push.sig") BENCH_EVENT=push \
+            BENCH_PREFIX="$be-$phase-$RANDOM" wrk -t2 -c32 -d"${d}s" --latency \
+            -s "$HERE/bench_receiver.lua" "http://127.0.0.1:$port/webhook" >"$WORK/wrk-$be.out" 2>&1
+    done
+    r=$(grep '^RESULT' "$WORK/wrk-$be.out")
+    RPS[$be]=$(field "$r" req_s)
+    printf "%-12s %10s %8s %8s   non-2xx %s\n" "$be" "${RPS[$be]}" "$(field "$r" p50_ms)" \
+        "$(field "$r" p99_ms)" "$(field "$r" non2xx)"
+    kill -TERM "$rpid"
+    wait "$rpid" || true
+done
+awk -v p="${RPS[postgresql]}" -v l="${RPS[lmdb]}" \
+    'BEGIN { printf "postgresql/lmdb: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", 100 * p / l }'
+
+# -------------------------------------------------------------- pipeline --
+echo
+declare -A EPS
+for be in lmdb postgresql; do
+    db=$(new_db $be)
+    out=$(python3 "$HERE/bench_pipeline2.py" "$BUILD" "$db" 200 10 2 8)
+    EPS[$be]=$(sed -n 's/^events_per_s=//p' <<<"$out")
+    printf "pipeline %-12s %8s events/s (2 workers x 8 threads)\n" "$be" "${EPS[$be]}"
+done
+awk -v p="${EPS[postgresql]}" -v l="${EPS[lmdb]}" \
+    'BEGIN { printf "postgresql/lmdb: %.0f%% (target >= 70%%)\n", 100 * p / l }'
+
+# ----------------------------------------------------------------- lease --
+echo
+printf "%-12s %-8s %14s %14s %14s %14s\n" "lease" "repos" "1 thr us/ev" "vs 10" "8 thr us/ev" "vs 10"
+for be in lmdb postgresql; do
+    b1="" b8=""
+    for n in 10 1000 100000; do
+        u1=$("$LEASE" "$(new_db $be)" $n 2000 1 | awk '{ print $3 }')
+        u8=$("$LEASE" "$(new_db $be)" $n 4000 8 | awk '{ print $3 }')
+        [ -z "$b1" ] && b1=$u1 && b8=$u8
+        awk -v be=$be -v n=$n -v u1="$u1" -v u8="$u8" -v b1="$b1" -v b8="$b8" \
+            'BEGIN { printf "%-12s %-8d %14.1f %13.0f%% %14.1f %13.0f%%\n", be, n, u1, 100*u1/b1, u8, 100*u8/b8 }'
+    done
+done
+
+# ------------------------------------------------------------------ soak --
+# 100,000 events through a PostgreSQL queue that stays 1,000 repositories
+# long (bench_lease with BENCH_REFILL=1: complete + enqueue), the sizes of
+# its tables (heap, indexes and TOAST) sampled every 5 s, autovacuum as
+# the schema sets it.
+echo
+db=$(new_db postgresql)
+BENCH_REFILL=1 "$LEASE" "$db" 1000 100000 8 >"$WORK/soak.out" &
+spid=$!
+PIDS+=("$spid")
+echo "soak: 100,000 events through PostgreSQL, 1,000 repositories queued throughout"
+printf "%8s %s\n" "seconds" "table sizes (kB, with indexes)"
+t0=$(date +%s)
+while kill -0 "$spid" 2>/dev/null; do
+    sizes=$(psql -qtA "$db" -c "SELECT string_agg(relname || '=' || pg_total_relation_size(oid) / 1024, ' ' ORDER BY relname)
+                                FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace" 2>/dev/null || true)
+    printf "%8d %s\n" $(( $(date +%s) - t0 )) "$sizes"
+    sleep 5
+done
+wait "$spid"
+awk '{ printf "soak: %.1f us per event (lease + complete + enqueue), %s events/s\n", $3, $4 }' "$WORK/soak.out"
