@@ -88,6 +88,12 @@ void hq_github_http_destroy(hq_github_http *h);
 HQ_WUR int hq_github_http_perform(hq_github_http *h, const char *url, const char *credential,
                                   const char *body, struct hq_github_http_response *r);
 
+/* The same with another method than GET/POST: method "PATCH" (say) with
+ * body; NULL is hq_github_http_perform's choice. */
+HQ_WUR int hq_github_http_perform_method(hq_github_http *h, const char *method, const char *url,
+                                         const char *credential, const char *body,
+                                         struct hq_github_http_response *r);
+
 /*
  * Takes one header line of an answer as libcurl hands it over (n bytes, not
  * NUL-terminated, with its CRLF): keeps the trimmed value of retry-after,
