@@ -40,6 +40,7 @@ struct fh_ctx {
     fh_faults *faults;
     fh_record *record;                /* NULL: no record */
     struct fh_deliveries *deliveries; /* the App's delivery log (fh_deliveries.h) */
+    struct fh_checks *checks;         /* check runs (fh_checks.h) */
     atomic_uint_fast64_t next_status_id;
     atomic_uint_fast64_t next_request_id;
 };
@@ -50,6 +51,7 @@ struct fh_request {
     const char *authorization, *accept, *user_agent, *api_version;
     const char *host;                  /* Host header: absolute Link URLs */
     const char *q_cursor, *q_per_page; /* query arguments of the delivery list */
+    const char *q_page, *q_check_name, *q_status, *q_filter; /* ... of the check run list */
     const char *body;
     size_t body_len;
     bool body_too_big;
