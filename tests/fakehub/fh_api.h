@@ -88,4 +88,11 @@ void fh_answer_error(struct fh_answer *ans, unsigned status, const char *message
 void fh_status_create(struct fh_ctx *ctx, const char *repo, const char *sha,
                       const struct fh_request *rq, struct fh_answer *ans);
 
+/* The App's endpoints once the JWT is verified (fh_app.c): a new token for
+ * installation inst (201; 400 for a body that is not a JSON object), and
+ * repo's installation (200 or 404). */
+void fh_app_access_tokens(struct fh_ctx *ctx, uint64_t inst, const struct fh_request *rq,
+                          struct fh_answer *ans);
+void fh_app_installation(struct fh_ctx *ctx, const char *repo, struct fh_answer *ans);
+
 #endif
