@@ -34,7 +34,8 @@ int hq_github_check_run_create(hq_github *gh, const char *repo_full_name, uint64
         return HQ_ETOOBIG;
     if ((body = hq_gh_check_run_body(run)) == NULL)
         return -ENOMEM;
-    rc = hq_github_call(gh, inst, "check_runs", NULL, url, body, parse_run, &got, res);
+    rc = hq_github_call(gh, inst, "check_runs", NULL, HQ_GITHUB_HTTP_FRESH, url, body, parse_run,
+                        &got, res);
     if (rc == 0 && res->outcome == HQ_GH_OK)
         *id = got;
     free(body);
@@ -64,7 +65,7 @@ int hq_github_check_run_update(hq_github *gh, const char *repo_full_name, uint64
     r.name = r.head_sha = NULL;
     if ((body = hq_gh_check_run_body(&r)) == NULL)
         return -ENOMEM;
-    rc = hq_github_call(gh, inst, "check_runs", "PATCH", url, body, parse_run, &got, res);
+    rc = hq_github_call(gh, inst, "check_runs", "PATCH", 0, url, body, parse_run, &got, res);
     free(body);
     return rc;
 }
@@ -125,7 +126,7 @@ int hq_github_check_run_find(hq_github *gh, const char *repo_full_name, uint64_t
     if (n < 0 || (size_t)n >= sizeof(url))
         return HQ_ETOOBIG;
     struct find_arg f = {external_id, app_id, 0};
-    rc = hq_github_call(gh, inst, "check_runs_list", NULL, url, NULL, parse_list, &f, res);
+    rc = hq_github_call(gh, inst, "check_runs_list", NULL, 0, url, NULL, parse_list, &f, res);
     if (rc == 0 && res->outcome == HQ_GH_OK)
         *id = f.id;
     return rc;

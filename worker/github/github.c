@@ -218,8 +218,8 @@ static void sleep_ms(int64_t ms)
 }
 
 int hq_github_call(hq_github *gh, uint64_t inst, const char *route, const char *method,
-                   const char *url, const char *body, hq_github_parse_fn parse, void *parse_arg,
-                   struct hq_gh_result *res)
+                   unsigned http_flags, const char *url, const char *body, hq_github_parse_fn parse,
+                   void *parse_arg, struct hq_gh_result *res)
 {
     struct hq_token tok = {0};
     struct hq_github_http_response r = {0};
@@ -232,7 +232,7 @@ int hq_github_call(hq_github *gh, uint64_t inst, const char *route, const char *
         rc = get_token(gh, inst, &tok, res);
         if (rc < 0 || tok.value == NULL)
             goto out; /* res holds why no token came */
-        rc = hq_github_http_perform_method(gh->http, method, url, tok.value, body, &r);
+        rc = hq_github_http_perform_method(gh->http, method, http_flags, url, tok.value, body, &r);
         if (rc < 0)
             goto out;
         if (r.sent)
@@ -402,7 +402,7 @@ int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t in
         rc = -ENOMEM;
         goto out;
     }
-    rc = hq_github_call(gh, inst, "statuses", NULL, url, body, NULL, NULL, res);
+    rc = hq_github_call(gh, inst, "statuses", NULL, 0, url, body, NULL, NULL, res);
 out:
     cJSON_free(body);
     return rc;

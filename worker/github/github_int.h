@@ -27,12 +27,13 @@ HQ_WUR int hq_github_begin(hq_github *gh, const char *repo_full_name, uint64_t i
 /*
  * One request with the installation's (or the personal) token: method NULL
  * is a GET without body and a POST with one; the client handles 401, young
- * tokens and the rate-limit bookkeeping itself (github.h). A 2xx answer is
+ * tokens and the rate-limit bookkeeping itself (github.h); http_flags go
+ * to the transport (HQ_GITHUB_HTTP_FRESH for a create). A 2xx answer is
  * handed to parse (NULL: it must be a JSON object). Returns 0 with *res
  * classified, or a negative local error.
  */
 HQ_WUR int hq_github_call(hq_github *gh, uint64_t inst, const char *route, const char *method,
-                          const char *url, const char *body, hq_github_parse_fn parse,
-                          void *parse_arg, struct hq_gh_result *res);
+                          unsigned http_flags, const char *url, const char *body,
+                          hq_github_parse_fn parse, void *parse_arg, struct hq_gh_result *res);
 
 #endif
