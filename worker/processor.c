@@ -266,7 +266,7 @@ static enum hq_outcome run_check(struct job *j, const atomic_bool *cancel,
 enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
                                  const struct hq_event *ev, const atomic_bool *cancel)
 {
-    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, "", false, 0, false};
+    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, "", false, 0, false, false};
     j.log.delivery = ev->delivery;
     j.log.repo = ev->repo_name;
     j.log.event = ev->event;
@@ -294,6 +294,7 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
     }
     memcpy(j.sha, route.sha, sizeof(j.sha));
     j.run_id = ev->check_run_id;
+    j.run_done = ev->step >= HQ_STEP_FINAL_POSTED;
 
     uint32_t step = ev->step;
     if (step < HQ_STEP_PENDING_POSTED) {

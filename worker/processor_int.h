@@ -35,6 +35,7 @@ struct job {
     bool pending_unrecorded; /* pending posted in this attempt, step not stored yet */
     uint64_t run_id;         /* the event's check run (HOOKQ_REPORT checks, both), 0 none yet */
     bool timed_out;          /* this attempt's check timed out */
+    bool run_done;           /* the run is completed (this attempt, or step FINAL_POSTED) */
 };
 
 /* The ways out: each records what it says in the queue and logs it once. */

@@ -190,6 +190,7 @@ bool hq_checks_complete(struct job *j, const struct hq_check_result *cr, const c
     free(text);
     if (!answered(j, "completing the check run", rc, &res, end))
         return false;
+    j->run_done = true;
     hq_info("check_run", &j->log, "completed check run %" PRIu64 ": %s", j->run_id, conclusion);
     j->log.duration_ms = -1;
     return true;
@@ -197,7 +198,8 @@ bool hq_checks_complete(struct job *j, const struct hq_check_result *cr, const c
 
 void hq_checks_abandon(struct job *j, const char *why)
 {
-    if (j->run_id == 0)
+    /* a completed run (both: the status failed after it) stays as it is */
+    if (j->run_id == 0 || j->run_done)
         return;
     const struct hq_event *ev = j->ev;
     const char *conclusion = j->timed_out ? "timed_out" : "failure";

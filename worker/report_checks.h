@@ -8,9 +8,9 @@
  *             have created (its external_id is the delivery), so an event
  *             has exactly one run;
  *   complete  the run is completed with the check's conclusion and output;
- *   abandon   an event dead-lettered after its run was made: the run is
- *             completed (timed_out, or failure) best-effort, so it does not
- *             stay in progress forever.
+ *   abandon   an event dead-lettered after its run was made and before it
+ *             was completed: the run is completed (timed_out, or failure)
+ *             best-effort, so it does not stay in progress forever.
  *
  * The stored check description of an event with check runs is
  * "<conclusion>\n<title>" (hq_checks_desc), so that a later attempt can

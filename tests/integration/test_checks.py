@@ -230,17 +230,28 @@ def test_rerun_makes_a_new_run_and_others_are_ignored(tmp):
 
 
 def test_both_posts_statuses_and_the_run(tmp):
-    p = Pipeline(tmp, receiver_env={"HOOKQ_REPORT": "both"})
+    p = Pipeline(tmp, fakehub_args=["--status-code-for", "octo/nostatus=422"],
+                 receiver_env={"HOOKQ_REPORT": "both"})
     try:
-        p.start_worker(env={"HOOKQ_REPORT": "both", "HOOKQ_CHECK_NAME": "lint"})
+        # no pending: the refused status below is the final one
+        p.start_worker(env={"HOOKQ_REPORT": "both", "HOOKQ_CHECK_NAME": "lint",
+                            "HOOKQ_POST_PENDING": "false"})
         sha = sha_for("both", 1)
         p.deliver("push", 700, "octo/both", "both-1", sha)
         p.wait_drained()
-        check(p.statuses_by_repo().get("octo/both") == [(sha, "pending"), (sha, "success")],
+        check(p.statuses_by_repo().get("octo/both") == [(sha, "success")],
               f"statuses: {p.statuses_by_repo()}")
         rs = runs_by_external_id(p).get("both-1", [])
         check(len(rs) == 1 and rs[0]["name"] == "lint" and rs[0]["conclusion"] == "success",
               f"runs: {rs}")
+        # the status is a step of its own: refused after the run completed,
+        # the event dead-letters and the run keeps its conclusion
+        p.deliver("push", 701, "octo/nostatus", "both-2", sha_for("both", 2))
+        p.wait_drained()
+        check(hqlib.queue_stats(p.db)["dead"] == 1, "the refused status did not dead-letter")
+        rs = runs_by_external_id(p).get("both-2", [])
+        check(len(rs) == 1 and rs[0]["conclusion"] == "success",
+              f"runs: {[(r['id'], r.get('conclusion')) for r in rs]}")
     finally:
         p.close()
 
