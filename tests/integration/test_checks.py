@@ -282,6 +282,11 @@ def test_replay_makes_a_new_run(tmp):
         p.wait_drained()
         w.stop()
         p.workers.remove(w)
+        r = hqlib.hookqctl("dlq", "list", "--json", db=p.db)
+        dead = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        first = runs_by_external_id(p)["rp-1"][0]["id"]
+        check(len(dead) == 1 and dead[0].get("check_run_id") == first,
+              f"the dead letter does not name its run {first}: {dead}")
         r = hqlib.hookqctl("dlq", "replay", "--all", db=p.db)
         check(r.returncode == 0, r.stderr)
         p.start_worker(env=CHECKS_ENV)
