@@ -311,6 +311,39 @@ def test_checks_without_an_app_exits_2(tmp):
              "HOOKQ_DB": tmp})
     check(r.returncode == 2 and "HOOKQ_REPORT: expected statuses, checks or both" in r.stderr,
           r.stderr)
+    # the receiver reads it too (its default events), with the same verdict
+    secret = os.path.join(tmp, "secret")
+    with open(secret, "w") as f:
+        f.write("s3cret\n")
+    r = subprocess.run(
+        [hqlib.binary("hookq-receiver")], capture_output=True, text=True, timeout=20,
+        env={"PATH": os.environ["PATH"], "HOOKQ_REPORT": "check", "HOOKQ_DB": tmp,
+             "HOOKQ_WEBHOOK_SECRET_FILE": secret, "HOOKQ_LISTEN": "127.0.0.1:0"})
+    check(r.returncode == 2 and "HOOKQ_REPORT: expected statuses, checks or both" in r.stderr,
+          r.stderr)
+
+
+def test_receiver_default_events_with_check_runs(tmp):
+    p = pipeline(tmp)
+    try:
+        # accepted by default with check runs, and done without a run
+        deliver_raw(p, "check_run", "own-created",
+                    rerequest_payload("check_run", sha_for("x", 1), Pipeline.APP_ID, "created"))
+        p.start_worker(env=CHECKS_ENV)
+        p.wait_drained()
+        check(hqlib.queue_stats(p.db)["done_total"] == 1, "the check_run event was not taken")
+        check(runs(p) == [], "our own run's created webhook made a run")
+    finally:
+        p.close()
+    rcv = hqlib.start_receiver(os.path.join(tmp, "plain"), secrets=[Pipeline.SECRET])
+    try:
+        body = json.dumps(rerequest_payload("check_run", sha_for("x", 1), 1)).encode()
+        st, _, js = hqlib.post_delivery(rcv.url, "check_run", "plain-1", body,
+                                        secret=Pipeline.SECRET)
+        check(js.get("result") == "ignored" and hqlib.queue_stats(rcv.db)["enqueued_total"] == 0,
+              f"check_run accepted without check runs: {st} {js}")
+    finally:
+        rcv.stop()
 
 
 TESTS = [(n[5:], f) for n, f in sorted(globals().items()) if n.startswith("test_")]
