@@ -89,6 +89,32 @@ class TestCreate(ChecksCase):
         self.assertIsNotNone(first["started_at"])
         self.assertIsNone(first["external_id"])
 
+    def test_concurrent_creates_get_distinct_ids(self):
+        hub, token = self.hub_and_token()
+        ids, errors = [], []
+
+        def worker(k):
+            try:
+                for i in range(10):
+                    status, _, doc = self.create(hub, token, {"name": "t%d-%d" % (k, i),
+                                                              "head_sha": SHA})
+                    if status == 201:
+                        ids.append(doc["id"])
+                    else:
+                        errors.append(status)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(ids), list(range(FIRST_ID, FIRST_ID + 80)))
+        runs = hub.check_runs()
+        self.assertEqual([r["id"] for r in runs], sorted(ids))
+        self.assertEqual(len({r["check_suite"]["id"] for r in runs}), 1)
+
     def test_a_pat_is_refused_for_writes_but_may_read(self):
         pat_file = os.path.join(self.dir, "pats")
         with open(pat_file, "w") as f:
