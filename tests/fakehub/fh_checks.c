@@ -503,19 +503,21 @@ void fh_checks_list(struct fh_ctx *ctx, const char *repo, const char *ref,
     bool ok = doc != NULL && arr != NULL;
     uint64_t total = 0, first = (page - 1) * per;
     pthread_mutex_lock(&c->lock);
-    /* newest first; with filter=latest a run is shown when no newer run of its commit
-     * has its name (the filter applies before check_name and status) */
+    /* the commit's runs, newest first; with filter=latest a run is shown when no
+     * newer run of its commit has its name (before check_name and status apply) */
+    size_t *mine = c->n > 0 ? malloc(c->n * sizeof(*mine)) : NULL, nmine = 0;
+    ok = ok && (c->n == 0 || mine != NULL);
     for (size_t i = c->n; ok && i > 0; i--) {
         const struct run *r = &c->runs[i - 1];
-        if (strcmp(r->repo, repo) != 0 || strcmp(r->sha, sha) != 0)
-            continue;
+        if (strcmp(r->repo, repo) == 0 && strcmp(r->sha, sha) == 0)
+            mine[nmine++] = i - 1;
+    }
+    for (size_t k = 0; ok && k < nmine; k++) {
+        const struct run *r = &c->runs[mine[k]];
         const char *name = get_str(r->obj, "name");
         bool shadowed = false;
-        for (size_t j = i; !all && !shadowed && j < c->n; j++) {
-            const struct run *q = &c->runs[j];
-            shadowed = strcmp(q->repo, repo) == 0 && strcmp(q->sha, sha) == 0 &&
-                       strcmp(get_str(q->obj, "name"), name) == 0;
-        }
+        for (size_t j = 0; !all && !shadowed && j < k; j++)
+            shadowed = strcmp(get_str(c->runs[mine[j]].obj, "name"), name) == 0;
         if (shadowed || (rq->q_check_name != NULL && strcmp(name, rq->q_check_name) != 0) ||
             (rq->q_status != NULL && strcmp(get_str(r->obj, "status"), rq->q_status) != 0))
             continue;
@@ -528,6 +530,7 @@ void fh_checks_list(struct fh_ctx *ctx, const char *repo, const char *ref,
         total++;
     }
     pthread_mutex_unlock(&c->lock);
+    free(mine);
     if (ok) {
         ok = cJSON_AddNumberToObject(doc, "total_count", (double)total) != NULL &&
              cJSON_AddItemToObject(doc, "check_runs", arr);

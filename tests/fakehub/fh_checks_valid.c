@@ -87,9 +87,9 @@ void fh_checks_answer_invalid(struct fh_answer *ans, bool create, const char *fi
     answer_errors(ans, create, errors);
 }
 
-/* The "Invalid request" message for a member of o at path that is not of
- * the wrong kind; true when it is wrong. kind: 's' string, 'S' string or
- * null, 'o' object or null, 'a' array, 'i' integer. */
+/* Whether member name of o is present but not of kind ('s' string, 'S'
+ * string or null, 'o' object or null, 'a' array, 'i' integer); then msg is
+ * GitHub's "Invalid request" message naming path. */
 static bool wrong_type(const cJSON *o, const char *name, const char *path, char kind, char *msg,
                        size_t cap)
 {

@@ -163,10 +163,10 @@ void fh_opts_usage(FILE *out)
           "  --lose-create N[,N...]      the N-th stored check run create (from 1) is stored\n"
           "                              but its answer lost (repeatable, any route set)\n"
           "  --lose-update N[,N...]      the same for the N-th stored update\n"
-          "  --lost-answer reset|502     what a lost answer is: the connection reset after\n"
-          "                              the body was read (curl: CURLE_RECV_ERROR 56 or\n"
-          "                              CURLE_GOT_NOTHING 52; the default), or a 502 Bad\n"
-          "                              Gateway as from a proxy that gave up\n"
+          "  --lost-answer reset|502     what a lost answer is: the connection closed with\n"
+          "                              no answer after the body was read (the default;\n"
+          "                              curl: CURLE_GOT_NOTHING 52, or CURLE_RECV_ERROR 56),\n"
+          "                              or a 502 Bad Gateway, as from a proxy that gave up\n"
           "  --check-code-for REPO=CODE  answer check run creates and updates for REPO\n"
           "                              with CODE (repeatable)\n",
           out);
