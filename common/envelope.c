@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,7 @@ int hq_envelope_encode(const struct hq_event *ev, uint8_t *buf, size_t cap, size
     put32(p, ev->attempts), p += 4;
     put32(p, ev->step), p += 4;
     put32(p, ev->check_state), p += 4;
+    put64(p, ev->check_run_id), p += 8;
     for (int i = 0; i < NSTRINGS; i++) {
         size_t l = s[i] ? strlen(s[i]) : 0;
         put32(p, (uint32_t)l), p += 4;
@@ -125,7 +127,11 @@ void hq_event_free(struct hq_event *ev)
 int hq_envelope_decode(const uint8_t *buf, size_t len, struct hq_event **out)
 {
     int rc = HQ_ECORRUPT;
-    if (len < HQ_ENVELOPE_FIXED_LEN || memcmp(buf, "HQE", 3) != 0 || buf[3] != HQ_ENVELOPE_VERSION)
+    /* Version 1 lacks check_run_id: such records read as 0 (no run). */
+    if (len < 4 || memcmp(buf, "HQE", 3) != 0 || (buf[3] != 1 && buf[3] != HQ_ENVELOPE_VERSION))
+        return HQ_ECORRUPT;
+    bool v1 = buf[3] == 1;
+    if (len < (v1 ? HQ_ENVELOPE_V1_FIXED_LEN : HQ_ENVELOPE_FIXED_LEN))
         return HQ_ECORRUPT;
     struct hq_event *ev = calloc(1, sizeof(*ev));
     if (ev == NULL)
@@ -141,6 +147,8 @@ int hq_envelope_decode(const uint8_t *buf, size_t len, struct hq_event **out)
     ev->attempts = get32(p), p += 4;
     ev->step = get32(p), p += 4;
     ev->check_state = get32(p), p += 4;
+    if (!v1)
+        ev->check_run_id = get64(p), p += 8;
     char **dst[NSTRINGS] = {&ev->repo_name,  &ev->delivery, &ev->event, &ev->action,
                             &ev->check_desc, &ev->history,  &ev->reason};
     for (int i = 0; i < NSTRINGS; i++) {

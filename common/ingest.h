@@ -93,6 +93,9 @@ HQ_WUR int ingest_route(const char *json, size_t len, struct ingest_route *r, co
 
 /* HOOKQ_EVENTS when unset (schema/design.md §5). */
 #define INGEST_DEFAULT_EVENTS "push,pull_request"
+/* The default with check runs (HOOKQ_REPORT checks, both): the Re-run
+ * buttons' webhooks too. */
+#define INGEST_DEFAULT_EVENTS_CHECKS INGEST_DEFAULT_EVENTS ",check_run,check_suite"
 
 /*
  * Parses an event list ("push,pull_request", "*" for all) for HOOKQ_EVENTS

@@ -654,6 +654,7 @@ const struct hq_queue_backend hq_queue_lmdb_backend = {
     .lease = ql_lease,
     .renew = ql_renew,
     .record_step = ql_record_step,
+    .record_check_run = ql_record_check_run,
     .complete = ql_complete,
     .retry = ql_retry,
     .dead_letter = ql_dead_letter,

@@ -118,6 +118,7 @@ int ql_retry(void *h, const struct hq_lease *lease, int64_t not_before_ms, bool 
              const char *error, enum hq_step reached);
 int ql_dead_letter(void *h, const struct hq_lease *lease, const char *reason);
 int ql_get_dead(void *h, uint64_t id, bool with_payload, struct hq_event **ev);
+int ql_record_check_run(void *h, const struct hq_lease *lease, uint64_t check_run_id);
 int ql_replay(void *h, uint64_t id, uint64_t *new_id);
 int ql_purge(void *h, uint64_t id);
 int ql_import_dead(void *h, const struct hq_event *ev, uint64_t *new_id);

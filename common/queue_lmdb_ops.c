@@ -344,6 +344,32 @@ int ql_record_step(void *h, const struct hq_lease *lease, enum hq_step step,
     return ql_write(q, step_fn, &a);
 }
 
+struct run_args {
+    const struct hq_lease *lease;
+    uint64_t check_run_id;
+};
+
+static int check_run_fn(ql_queue *q, MDB_txn *txn, void *arg)
+{
+    struct run_args *a = arg;
+    struct repo_rec r;
+    uint8_t hk[16];
+    struct hq_event *ev = NULL;
+    int rc = leased_head(q, txn, a->lease, &r, hk, &ev);
+    if (rc != 0)
+        return rc;
+    ev->check_run_id = a->check_run_id;
+    rc = ql_envelope_put(txn, q->events, hk, 16, ev);
+    hq_event_free(ev);
+    return rc;
+}
+
+int ql_record_check_run(void *h, const struct hq_lease *lease, uint64_t check_run_id)
+{
+    struct run_args a = {lease, check_run_id};
+    return ql_write(h, check_run_fn, &a);
+}
+
 /* Removes the leased head (done or dead) and requeues the repository. */
 static int finish_head(ql_queue *q, MDB_txn *txn, const struct hq_lease *lease,
                        const char *dead_reason, bool *wakes)
@@ -496,6 +522,7 @@ static int replay_fn(ql_queue *q, MDB_txn *txn, void *arg)
     ev->attempts = 0;
     ev->step = HQ_STEP_NEW;
     ev->check_state = HQ_CHECK_NONE;
+    ev->check_run_id = 0; /* a replay is a new check run */
     ev->not_before_ms = 0;
     ev->dead_at_ms = 0;
     free(ev->check_desc);

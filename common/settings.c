@@ -114,3 +114,20 @@ int hq_settings_log(struct hq_log_settings *s, struct hq_cfgerr *err)
         return hq_cfgerr_set(err, "HOOKQ_LOG_LEVEL", v, "must be debug, info, warn or error");
     return 0;
 }
+
+int hq_settings_report(enum hq_report *out, struct hq_cfgerr *err)
+{
+    const char *v = hq_env_str("HOOKQ_REPORT", "statuses");
+    *out = HQ_REPORT_STATUSES;
+    if (strcmp(v, "statuses") == 0)
+        return 0;
+    if (strcmp(v, "checks") == 0) {
+        *out = HQ_REPORT_CHECKS;
+        return 0;
+    }
+    if (strcmp(v, "both") == 0) {
+        *out = HQ_REPORT_BOTH;
+        return 0;
+    }
+    return hq_cfgerr_set(err, "HOOKQ_REPORT", v, "expected statuses, checks or both");
+}

@@ -50,6 +50,20 @@ struct hq_log_settings {
 
 HQ_WUR int hq_settings_log(struct hq_log_settings *s, struct hq_cfgerr *err);
 
+/* HOOKQ_REPORT: how the worker reports a check to GitHub. The receiver
+ * reads it too: with check runs its default HOOKQ_EVENTS adds check_run and
+ * check_suite (the Re-run button's webhooks). */
+enum hq_report {
+    HQ_REPORT_STATUSES = 1, /* commit statuses (the default) */
+    HQ_REPORT_CHECKS = 2,   /* check runs (a GitHub App only) */
+    HQ_REPORT_BOTH = 3,     /* both, each as its own step */
+};
+#define HQ_REPORT_HAS_STATUSES(r) (((r)&HQ_REPORT_STATUSES) != 0)
+#define HQ_REPORT_HAS_CHECKS(r)   (((r)&HQ_REPORT_CHECKS) != 0)
+
+/* HOOKQ_REPORT: statuses (unset too), checks or both. */
+HQ_WUR int hq_settings_report(enum hq_report *out, struct hq_cfgerr *err);
+
 /* Which rows hq_settings_usage prints. */
 #define HQ_SETTINGS_USAGE_QUEUE 1u
 #define HQ_SETTINGS_USAGE_LOG   2u

@@ -2,7 +2,7 @@
 # The demo command of README.md: the whole hookq flow on loopback, in some
 # ten seconds once built.
 #
-#   ./deploy/demo.sh [--keep]
+#   ./deploy/demo.sh [--keep] [--checks]
 #
 # Installs what is missing (deploy/install-deps.sh), builds into build/,
 # generates a GitHub App key and a webhook secret, starts fakehub (the
@@ -21,15 +21,20 @@
 #   TMPDIR                   where the work directory is made
 # --keep leaves the work directory (keys, database, logs, fakehub's record).
 # It is kept on failure too. Exit status 0 when every step did what it should.
+# --checks runs it with HOOKQ_REPORT=checks: check runs instead of statuses
+# (fakehub refuses octo/broken's check runs with 422); it shows the runs, the
+# queue and the dead letters, and shuts down.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi # run as "sh demo.sh"
 set -eu
 set -o pipefail
 
-usage() { sed -n '2,21s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
 KEEP=0
+REPORT=statuses
 for arg in "$@"; do
     case $arg in
     --keep) KEEP=1 ;;
+    --checks) REPORT=checks ;;
     -h | --help) usage; exit 0 ;;
     *) echo "demo: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
@@ -218,7 +223,7 @@ binary() {
 start_receiver() {
     start_service hookq-receiver receiver.log HOOKQ_LISTEN \
         HOOKQ_DB="$DB" HOOKQ_MAP_SIZE=64MiB HOOKQ_WEBHOOK_SECRET_FILE="$W/webhook-secret" \
-        HOOKQ_LOG_FORMAT=text
+        HOOKQ_REPORT="$REPORT" HOOKQ_LOG_FORMAT=text
     RCV_PID=$SVC_PID RCV_PORT=$SVC_PORT
 }
 
@@ -235,7 +240,7 @@ start_worker() {
         HOOKQ_TARGET_URL='https://ci.example.com/{repo}/commit/{sha}' \
         HOOKQ_WORKERS=4 HOOKQ_BACKOFF_BASE=200ms HOOKQ_BACKOFF_MAX=2s \
         HOOKQ_CONNECT_TIMEOUT=2s HOOKQ_HTTP_TIMEOUT=10s HOOKQ_SHUTDOWN_GRACE=5s \
-        HOOKQ_LOG_FORMAT=text
+        HOOKQ_REPORT="$REPORT" HOOKQ_LOG_FORMAT=text
     WRK_PID=$SVC_PID WRK_PORT=$SVC_PORT
 }
 
@@ -307,7 +312,9 @@ echo "  App id $APP_ID, private key app.key.pem (RSA 2048); fakehub gets the pub
 echo "  webhook secret  32 random bytes (64 hex digits) in webhook-secret; the receiver and the sender share it"
 
 section "3. fakehub, hookq-receiver and hookq-worker on loopback"
-start_fakehub 0 --status-code-for octo/broken=422 || die "fakehub did not start"
+REFUSE=(--status-code-for octo/broken=422)
+[ "$REPORT" = statuses ] || REFUSE=(--check-code-for octo/broken=422)
+start_fakehub 0 "${REFUSE[@]}" || die "fakehub did not start"
 printf '  %-15s pid %-7s http://127.0.0.1:%s  (the GitHub API; answers 422 for octo/broken)\n' \
     fakehub "$HUB_PID" "$HUB_PORT"
 start_receiver
@@ -322,10 +329,19 @@ echo "  (status, result, repository, event, commit, message; repositories in par
 python3 "$SRC/deploy/demo/send.py" --url "http://127.0.0.1:$RCV_PORT/webhook" \
     --secret-file "$W/webhook-secret" --out "$W/sent.jsonl" || die "a delivery got an unexpected answer"
 
-section "5. the commit statuses GitHub received, per repository, in order"
-wait_drained
-cp "$W/fakehub.jsonl" "$W/fakehub-before-replay.jsonl"
-python3 "$SRC/deploy/demo/report.py" statuses --record "$W/fakehub.jsonl" --sent "$W/sent.jsonl"
+if [ "$REPORT" = checks ]; then
+    section "5. the check runs GitHub received, per repository, in order"
+    wait_drained
+    curl -fsS "http://127.0.0.1:$HUB_PORT/_fakehub/check-runs" >"$W/check-runs.json" ||
+        die "fakehub's check runs could not be read"
+    python3 "$SRC/deploy/demo/report.py" checkruns --runs "$W/check-runs.json" \
+        --sent "$W/sent.jsonl" --broken octo/broken || die "the check runs are not what they should be"
+else
+    section "5. the commit statuses GitHub received, per repository, in order"
+    wait_drained
+    cp "$W/fakehub.jsonl" "$W/fakehub-before-replay.jsonl"
+    python3 "$SRC/deploy/demo/report.py" statuses --record "$W/fakehub.jsonl" --sent "$W/sent.jsonl"
+fi
 
 section "6. the queue and its dead letters"
 ctl stats --json >"$W/stats-before-replay.json"
@@ -338,6 +354,18 @@ ctl dlq list --json >"$W/dlq-before-replay.jsonl"
 DEAD_ID=$(head -n 1 "$W/dlq-before-replay.jsonl" | jq -r .id)
 echo "\$ hookqctl dlq show $DEAD_ID"
 ctl dlq show "$DEAD_ID" | indent
+
+if [ "$REPORT" = checks ]; then
+    section "7. shutdown"
+    stop hookq-worker "$WRK_PID"
+    stop hookq-receiver "$RCV_PID"
+    stop fakehub "$HUB_PID"
+    DONE=1
+    echo
+    echo "hookq demo (check runs): ok: $(jq '.check_runs | length' "$W/check-runs.json") check runs," \
+        "one per accepted delivery; octo/broken dead-lettered; all services exited 0"
+    exit 0
+fi
 
 section "7. fix the cause, replay the dead letters"
 echo "  restarting fakehub on port $HUB_PORT without the 422 rule"

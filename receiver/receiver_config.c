@@ -16,9 +16,10 @@
 #define GIB             (1024ull * MIB)
 #define SECRET_FILE_MAX (64 * 1024)
 
-#define DEF_LISTEN "127.0.0.1:8080"
-#define DEF_PATH   "/webhook"
-#define DEF_EVENTS INGEST_DEFAULT_EVENTS
+#define DEF_LISTEN        "127.0.0.1:8080"
+#define DEF_PATH          "/webhook"
+#define DEF_EVENTS        INGEST_DEFAULT_EVENTS
+#define DEF_EVENTS_CHECKS INGEST_DEFAULT_EVENTS ",check_run,check_suite"
 
 static unsigned default_threads(void)
 {
@@ -37,6 +38,7 @@ void receiver_config_usage(FILE *fp)
         {"HOOKQ_WEBHOOK_PATH", DEF_PATH, "webhook path"},
         {"HOOKQ_WEBHOOK_SECRET_FILE", "required*", "secrets, one per line (several: rotation)"},
         {"HOOKQ_EVENTS", DEF_EVENTS, "accepted events, comma-separated, * for all"},
+        {"HOOKQ_REPORT", "statuses", "checks or both: HOOKQ_EVENTS adds check_run,check_suite"},
         {"HOOKQ_MAX_BODY", "25MiB", "request body limit (413 before reading it)"},
         {"HOOKQ_DEDUP_WINDOW", "7d", "how long a delivery is remembered"},
         {"HOOKQ_RECEIVER_THREADS", "CPUs, 2..8", "HTTP threads"},
@@ -143,7 +145,11 @@ int receiver_config_load(struct receiver_config *c, struct hq_cfgerr *err)
         0)
         goto out;
 
-    v = hq_env_str("HOOKQ_EVENTS", DEF_EVENTS);
+    /* With check runs the Re-run button's webhooks are wanted too. */
+    enum hq_report report;
+    if ((rc = hq_settings_report(&report, err)) != 0)
+        goto out;
+    v = hq_env_str("HOOKQ_EVENTS", HQ_REPORT_HAS_CHECKS(report) ? DEF_EVENTS_CHECKS : DEF_EVENTS);
     rc = ingest_events_parse(v, &c->events, &c->all_events);
     if (rc == HQ_ECONFIG)
         rc =

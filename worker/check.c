@@ -234,8 +234,10 @@ int hq_check_run(char *const argv[], const struct hq_check_env *env, const char 
             ssize_t r = read(outp[0], buf, sizeof(buf));
             if (r > 0) {
                 size_t keep = (size_t)r;
-                if (out_len + keep > HQ_CHECK_OUTPUT_MAX)
+                if (out_len + keep > HQ_CHECK_OUTPUT_MAX) {
                     keep = HQ_CHECK_OUTPUT_MAX - out_len;
+                    res->output_cut = true;
+                }
                 memcpy(res->output + out_len, buf, keep);
                 out_len += keep;
             } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
@@ -259,6 +261,7 @@ int hq_check_run(char *const argv[], const struct hq_check_env *env, const char 
         }
     }
     res->output[out_len] = '\0';
+    res->output_len = out_len;
     if (exited) {
         pid = -1;
         res->outcome = HQ_CHECK_RAN;

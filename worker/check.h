@@ -6,7 +6,9 @@
  * unless the operator's command names one) and started with posix_spawnp in
  * a process group of its own. The payload goes to its stdin; stdout and
  * stderr are captured together up to HQ_CHECK_OUTPUT_MAX bytes (the rest is
- * read and dropped); the event facts go into its environment. When the
+ * read and dropped, so a check printing megabytes costs no more memory; the
+ * cap is one byte over a check run's 65,535-character text, so a cut is
+ * seen); the event facts go into its environment. When the
  * timeout passes, or *cancel becomes true (shutdown), the whole process group
  * gets SIGKILL.
  *
@@ -29,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HQ_CHECK_OUTPUT_MAX 8192
+#define HQ_CHECK_OUTPUT_MAX 65536
 #define HQ_CHECK_DESC_CHARS 140
 #define HQ_CHECK_MAX_ARGS   64
 
@@ -52,6 +54,8 @@ struct hq_check_result {
     int signal;    /* the signal, or 0 */
     int64_t duration_ms;
     char description[HQ_CHECK_DESC_CHARS * 4 + 1]; /* first line, cut */
+    size_t output_len;                             /* bytes in output (NULs may be inside) */
+    bool output_cut;                               /* bytes past HQ_CHECK_OUTPUT_MAX dropped */
     char output[HQ_CHECK_OUTPUT_MAX + 1];          /* captured, NUL-terminated */
 };
 

@@ -7,24 +7,15 @@
 #include "processor.h"
 #include "clock.h"
 #include "log.h"
+#include "processor_int.h"
+#include "report_checks.h"
 #include "route.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct hq_processor {
-    const struct worker_config *cfg;
-    hq_queue *q;
-    hq_github *gh;
-    char *argv_buf;                    /* the split command line ... */
-    char *argv[HQ_CHECK_MAX_ARGS + 1]; /* ... pointing into argv_buf */
-    char program[4096];                /* argv[0] resolved in PATH at start */
-    hq_series *outcomes[HQ_OUT_COUNT];
-    hq_series *check_seconds;
-    hq_series *latency_seconds;
-};
 
 static const char *const outcome_names[HQ_OUT_COUNT] = {
     "done", "no_status", "retry", "wait", "released", "dead", "lease_lost", "error"};
@@ -42,6 +33,8 @@ int hq_processor_create(const struct worker_config *cfg, hq_queue *q, hq_github 
     if (p == NULL)
         return -ENOMEM;
     p->cfg = cfg;
+    p->route_opts.checks = HQ_REPORT_HAS_CHECKS(cfg->report);
+    p->route_opts.app_id = cfg->app_id;
     p->q = q;
     p->gh = gh;
     p->argv_buf = strdup(cfg->check_cmd);
@@ -88,16 +81,6 @@ void hq_processor_destroy(hq_processor *p)
     free(p);
 }
 
-/* Per-call state, to keep the step functions short. */
-struct job {
-    hq_processor *p;
-    const struct hq_lease *lease;
-    const struct hq_event *ev;
-    struct hq_log_ctx log;
-    char sha[41];
-    bool pending_unrecorded; /* pending posted in this attempt, step not stored yet */
-};
-
 /* The step to record with a retry: pending, when this attempt posted it (the
  * next attempt need not post it again). */
 static enum hq_step reached(const struct job *j)
@@ -105,7 +88,7 @@ static enum hq_step reached(const struct job *j)
     return j->pending_unrecorded ? HQ_STEP_PENDING_POSTED : HQ_STEP_NEW;
 }
 
-static enum hq_outcome queue_failed(struct job *j, const char *what, int rc)
+enum hq_outcome hq_job_queue_failed(struct job *j, const char *what, int rc)
 {
     if (rc == HQ_ELEASELOST) {
         hq_warn("lease_lost", &j->log, "lease lost while %s: another worker has the repository",
@@ -117,7 +100,7 @@ static enum hq_outcome queue_failed(struct job *j, const char *what, int rc)
 }
 
 /* An attempt failed: back off, or dead-letter when it was the last one. */
-static enum hq_outcome attempt_failed(struct job *j, const char *why)
+enum hq_outcome hq_job_attempt_failed(struct job *j, const char *why)
 {
     const struct worker_config *cfg = j->p->cfg;
     unsigned attempt = j->ev->attempts + 1;
@@ -125,39 +108,41 @@ static enum hq_outcome attempt_failed(struct job *j, const char *why)
     if (attempt >= cfg->max_attempts) {
         char reason[HQ_MAX_REASON_LEN];
         snprintf(reason, sizeof(reason), "%u attempts failed; last: %s", attempt, why);
+        hq_checks_abandon(j, reason);
         /* hq_queue_dead_letter counts this attempt: attempts ends at `attempt`. */
         rc = hq_queue_dead_letter(j->p->q, j->lease, reason);
         if (rc != 0)
-            return queue_failed(j, "dead-lettering", rc);
+            return hq_job_queue_failed(j, "dead-lettering", rc);
         hq_warn("dead_letter", &j->log, "dead-lettered: %s", reason);
         return HQ_OUT_DEAD;
     }
     int64_t delay = hq_backoff_ms(attempt - 1, cfg->backoff_base_ms, cfg->backoff_max_ms, NULL);
     rc = hq_queue_retry(j->p->q, j->lease, hq_now_ms() + delay, true, why, reached(j));
     if (rc != 0)
-        return queue_failed(j, "recording a failed attempt", rc);
+        return hq_job_queue_failed(j, "recording a failed attempt", rc);
     hq_info("retry", &j->log, "attempt failed, retry in %lld ms: %s", (long long)delay, why);
     return HQ_OUT_RETRY;
 }
 
-static enum hq_outcome permanent(struct job *j, const char *why)
+enum hq_outcome hq_job_permanent(struct job *j, const char *why)
 {
+    hq_checks_abandon(j, why);
     int rc = hq_queue_dead_letter(j->p->q, j->lease, why);
     if (rc != 0)
-        return queue_failed(j, "dead-lettering", rc);
+        return hq_job_queue_failed(j, "dead-lettering", rc);
     hq_warn("dead_letter", &j->log, "dead-lettered, permanent: %s", why);
     return HQ_OUT_DEAD;
 }
 
 /* Rate limited (GitHub's or our pacing): wait, not an attempt. */
-static enum hq_outcome wait_until(struct job *j, int64_t at_ms, const char *why)
+enum hq_outcome hq_job_wait_until(struct job *j, int64_t at_ms, const char *why)
 {
     int64_t now = hq_now_ms();
     if (at_ms < now)
         at_ms = now;
     int rc = hq_queue_retry(j->p->q, j->lease, at_ms, false, why, reached(j));
     if (rc != 0)
-        return queue_failed(j, "recording a rate-limit wait", rc);
+        return hq_job_queue_failed(j, "recording a rate-limit wait", rc);
     hq_info("wait", &j->log, "rate limited, waiting %lld ms (not an attempt): %s",
             (long long)(at_ms - now), why);
     return HQ_OUT_WAIT;
@@ -186,7 +171,7 @@ HQ_WUR static bool post(struct job *j, const char *state, const char *descriptio
     if (rc != 0) {
         char why[128];
         snprintf(why, sizeof(why), "posting %s failed locally: %s", state, hq_strerror(rc));
-        *end = attempt_failed(j, why);
+        *end = hq_job_attempt_failed(j, why);
         return false;
     }
     switch (res.outcome) {
@@ -194,10 +179,10 @@ HQ_WUR static bool post(struct job *j, const char *state, const char *descriptio
         hq_info("post_status", &j->log, "posted %s to %s", state, j->sha);
         j->log.duration_ms = -1;
         return true;
-    case HQ_GH_WAIT: *end = wait_until(j, res.retry_at_ms, res.reason); break;
-    case HQ_GH_PERMANENT: *end = permanent(j, res.reason); break;
+    case HQ_GH_WAIT: *end = hq_job_wait_until(j, res.retry_at_ms, res.reason); break;
+    case HQ_GH_PERMANENT: *end = hq_job_permanent(j, res.reason); break;
     case HQ_GH_RETRY:
-    default: *end = attempt_failed(j, res.reason); break;
+    default: *end = hq_job_attempt_failed(j, res.reason); break;
     }
     return false;
 }
@@ -220,31 +205,96 @@ static enum hq_outcome finish(struct job *j, enum hq_outcome o)
     return o;
 }
 
+/* Runs the check (step < CHECKED) and records its result. Returns
+ * HQ_OUT_COUNT to go on, with *cr the result (the caller frees it), *state
+ * and *desc what was recorded; else the outcome that ended the call. */
+static enum hq_outcome run_check(struct job *j, const atomic_bool *cancel,
+                                 struct hq_check_result **crp, int *state, char *desc, size_t cap)
+{
+    hq_processor *p = j->p;
+    const struct hq_event *ev = j->ev;
+    struct hq_check_result *cr = malloc(sizeof(*cr));
+    if (cr == NULL)
+        return hq_job_queue_failed(j, "running the check", -ENOMEM);
+    struct hq_check_env env = {ev->event, ev->action,   ev->repo_name,
+                               j->sha,    ev->delivery, ev->attempts + 1};
+    int rc = hq_check_run(p->argv, &env, ev->payload, ev->payload_len, p->cfg->check_timeout_ms,
+                          cancel, cr);
+    enum hq_outcome out = HQ_OUT_COUNT;
+    if (rc != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "could not run the check: %s", hq_strerror(rc));
+        out = hq_job_attempt_failed(j, why);
+    } else {
+        hq_series_observe(p->check_seconds, (double)cr->duration_ms / 1000.0);
+        j->log.duration_ms = cr->duration_ms;
+        if (cr->outcome == HQ_CHECK_CANCELLED) {
+            rc = hq_queue_retry(p->q, j->lease, hq_now_ms(), false, "shutdown", reached(j));
+            out = rc == 0 ? HQ_OUT_RELEASED : hq_job_queue_failed(j, "releasing", rc);
+            if (rc == 0)
+                hq_info("released", &j->log, "check cancelled by shutdown; given back");
+        } else if (cr->outcome == HQ_CHECK_TIMED_OUT) {
+            j->timed_out = true;
+            out = hq_job_attempt_failed(j, cr->description);
+        } else {
+            hq_info("check", &j->log, "check finished: %s (exit %d, signal %d): %s",
+                    state_name(cr->state), cr->exit_code, cr->signal, cr->description);
+            *state = cr->state;
+            if (HQ_REPORT_HAS_CHECKS(p->cfg->report)) {
+                const char *conclusion;
+                char title[HQ_CHECK_DESC_CHARS * 4 + 64];
+                hq_checks_describe(cr, &conclusion, title, sizeof(title));
+                hq_checks_desc(conclusion, title, desc, cap);
+            } else {
+                snprintf(desc, cap, "%s", cr->description);
+            }
+            rc = hq_queue_record_step(p->q, j->lease, HQ_STEP_CHECKED,
+                                      (enum hq_check_state) * state, desc);
+            if (rc != 0)
+                out = hq_job_queue_failed(j, "recording the check result", rc);
+            j->pending_unrecorded = false; /* CHECKED implies it */
+        }
+        j->log.duration_ms = -1;
+    }
+    if (out != HQ_OUT_COUNT)
+        free(cr);
+    else
+        *crp = cr;
+    return out;
+}
+
 enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
                                  const struct hq_event *ev, const atomic_bool *cancel)
 {
-    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, "", false};
+    struct job j = {p, lease, ev, HQ_LOG_CTX_INIT, "", false, 0, false, false};
     j.log.delivery = ev->delivery;
     j.log.repo = ev->repo_name;
     j.log.event = ev->event;
     j.log.attempt = (int)ev->attempts + 1;
     const struct worker_config *cfg = p->cfg;
+    bool statuses = HQ_REPORT_HAS_STATUSES(cfg->report);
+    bool checks = HQ_REPORT_HAS_CHECKS(cfg->report);
     enum hq_outcome end;
     int rc;
 
     struct hq_route route;
-    if ((rc = hq_route_event(ev->event, ev->payload ? ev->payload : "", ev->payload_len, &route)) !=
-        0)
-        return finish(&j, queue_failed(&j, "routing", rc));
+    if ((rc = hq_route_event_opts(&p->route_opts, ev->event, ev->payload ? ev->payload : "",
+                                  ev->payload_len, &route)) != 0)
+        return finish(&j, hq_job_queue_failed(&j, "routing", rc));
     if (route.kind == HQ_ROUTE_INVALID)
-        return finish(&j, permanent(&j, route.reason));
+        return finish(&j, hq_job_permanent(&j, route.reason));
     if (route.kind == HQ_ROUTE_NONE) {
         if ((rc = hq_queue_complete(p->q, lease)) != 0)
-            return finish(&j, queue_failed(&j, "completing", rc));
-        hq_info("done", &j.log, "no status to post: %s", route.reason);
+            return finish(&j, hq_job_queue_failed(&j, "completing", rc));
+        if (route.quiet)
+            hq_debug("done", &j.log, "nothing to report: %s", route.reason);
+        else
+            hq_info("done", &j.log, "no status to post: %s", route.reason);
         return finish(&j, HQ_OUT_NO_STATUS);
     }
     memcpy(j.sha, route.sha, sizeof(j.sha));
+    j.run_id = ev->check_run_id;
+    j.run_done = ev->step >= HQ_STEP_FINAL_POSTED;
 
     uint32_t step = ev->step;
     if (step < HQ_STEP_PENDING_POSTED) {
@@ -252,63 +302,57 @@ enum hq_outcome hq_processor_run(hq_processor *p, const struct hq_lease *lease,
          * and a retry before that records it in the same commit (reached).
          * A crash in between posts pending again, which is harmless. This
          * saves one durable commit per event. */
-        if (cfg->post_pending && !post(&j, "pending", "hookq: check running", &end))
+        if (statuses && cfg->post_pending && !post(&j, "pending", "hookq: check running", &end))
             return finish(&j, end);
         j.pending_unrecorded = true;
         step = HQ_STEP_PENDING_POSTED;
     }
+    /* The run exists, in progress, before the check runs (and before its
+     * result is stored: an event recorded in statuses mode gets one now). */
+    if (checks && step < HQ_STEP_FINAL_POSTED && !hq_checks_start(&j, &end))
+        return finish(&j, end);
 
     int state = (int)ev->check_state;
-    const char *desc = ev->check_desc ? ev->check_desc : "";
+    char desc[HQ_MAX_DESC_LEN + 1];
+    snprintf(desc, sizeof(desc), "%s", ev->check_desc ? ev->check_desc : "");
     struct hq_check_result *cr = NULL;
     if (step < HQ_STEP_CHECKED) {
-        cr = malloc(sizeof(*cr));
-        if (cr == NULL)
-            return finish(&j, queue_failed(&j, "running the check", -ENOMEM));
-        struct hq_check_env env = {ev->event, ev->action,   ev->repo_name,
-                                   j.sha,     ev->delivery, ev->attempts + 1};
-        rc = hq_check_run(p->argv, &env, ev->payload, ev->payload_len, cfg->check_timeout_ms,
-                          cancel, cr);
-        enum hq_outcome out = HQ_OUT_COUNT;
-        if (rc != 0) {
-            char why[128];
-            snprintf(why, sizeof(why), "could not run the check: %s", hq_strerror(rc));
-            out = attempt_failed(&j, why);
-        } else {
-            hq_series_observe(p->check_seconds, (double)cr->duration_ms / 1000.0);
-            j.log.duration_ms = cr->duration_ms;
-            if (cr->outcome == HQ_CHECK_CANCELLED) {
-                rc = hq_queue_retry(p->q, lease, hq_now_ms(), false, "shutdown", reached(&j));
-                out = rc == 0 ? HQ_OUT_RELEASED : queue_failed(&j, "releasing", rc);
-                if (rc == 0)
-                    hq_info("released", &j.log, "check cancelled by shutdown; given back");
-            } else if (cr->outcome == HQ_CHECK_TIMED_OUT) {
-                out = attempt_failed(&j, cr->description);
-            } else {
-                hq_info("check", &j.log, "check finished: %s (exit %d, signal %d): %s",
-                        state_name(cr->state), cr->exit_code, cr->signal, cr->description);
-                state = cr->state;
-                desc = cr->description;
-                rc = hq_queue_record_step(p->q, lease, HQ_STEP_CHECKED, (enum hq_check_state)state,
-                                          desc);
-                if (rc != 0)
-                    out = queue_failed(&j, "recording the check result", rc);
-                j.pending_unrecorded = false; /* CHECKED implies it */
-            }
-            j.log.duration_ms = -1;
-        }
-        if (out != HQ_OUT_COUNT) {
-            free(cr);
+        enum hq_outcome out = run_check(&j, cancel, &cr, &state, desc, sizeof(desc));
+        if (out != HQ_OUT_COUNT)
             return finish(&j, out);
+    }
+    char conclusion[16];
+    const char *title = desc;
+    if (checks)
+        hq_checks_split_desc(desc, state, conclusion, &title);
+    if (checks && step < HQ_STEP_FINAL_POSTED) {
+        bool ok = hq_checks_complete(&j, cr, conclusion, title, &end);
+        if (ok && statuses) {
+            /* both: the run is one step, the status the next */
+            rc = hq_queue_record_step(p->q, lease, HQ_STEP_FINAL_POSTED, (enum hq_check_state)state,
+                                      desc);
+            if (rc != 0) {
+                end = hq_job_queue_failed(&j, "recording the completed run", rc);
+                ok = false;
+            }
+        }
+        if (!ok) {
+            free(cr);
+            return finish(&j, end);
         }
     }
-    char description[HQ_CHECK_DESC_CHARS * 4 + 1];
-    snprintf(description, sizeof(description), "%s", desc);
     free(cr);
-    if (!post(&j, state_name(state), description, &end))
-        return finish(&j, end);
+    if (statuses) {
+        char description[HQ_CHECK_DESC_CHARS * 4 + 64];
+        snprintf(description, sizeof(description), "%s", title);
+        if (!post(&j, state_name(state), description, &end))
+            return finish(&j, end);
+    }
     if ((rc = hq_queue_complete(p->q, lease)) != 0)
-        return finish(&j, queue_failed(&j, "completing", rc));
-    hq_info("done", &j.log, "done: %s", state_name(state));
+        return finish(&j, hq_job_queue_failed(&j, "completing", rc));
+    if (checks)
+        hq_info("done", &j.log, "done: check run %" PRIu64 " %s", j.run_id, conclusion);
+    else
+        hq_info("done", &j.log, "done: %s", state_name(state));
     return finish(&j, HQ_OUT_DONE);
 }

@@ -37,8 +37,34 @@ static bool action_in(const char *action, const char *const *list)
     return false;
 }
 
+/* check_run with check runs on: a rerequest of this App's run. */
+static void route_check_run(const struct hq_route_opts *o, const cJSON *root, const char *action,
+                            struct hq_route *out)
+{
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(root, "check_run");
+    const cJSON *app = cJSON_GetObjectItemCaseSensitive(run, "app");
+    const cJSON *aid = cJSON_GetObjectItemCaseSensitive(app, "id");
+    out->quiet = true;
+    if (action == NULL || strcmp(action, "rerequested") != 0)
+        set(out, HQ_ROUTE_NONE, "check_run action runs no check");
+    else if (!cJSON_IsNumber(aid) || aid->valuedouble != (double)o->app_id)
+        set(out, HQ_ROUTE_NONE, "check_run rerequested for another App's run");
+    else if (take_sha(cJSON_GetObjectItemCaseSensitive(run, "head_sha"), out))
+        out->kind = HQ_ROUTE_STATUS, out->quiet = false;
+    else
+        set(out, HQ_ROUTE_INVALID, "check_run payload has no 40-hex check_run.head_sha"),
+            out->quiet = false;
+}
+
 int hq_route_event(const char *event, const char *payload, size_t len, struct hq_route *out)
 {
+    return hq_route_event_opts(NULL, event, payload, len, out);
+}
+
+int hq_route_event_opts(const struct hq_route_opts *o, const char *event, const char *payload,
+                        size_t len, struct hq_route *out)
+{
+    bool checks = o != NULL && o->checks;
     static const char *const pr_actions[] = {"opened", "reopened", "synchronize",
                                              "ready_for_review", NULL};
     static const char *const cs_actions[] = {"requested", "rerequested", NULL};
@@ -46,7 +72,8 @@ int hq_route_event(const char *event, const char *payload, size_t len, struct hq
     bool push = strcmp(event, "push") == 0;
     bool pr = strcmp(event, "pull_request") == 0;
     bool cs = strcmp(event, "check_suite") == 0;
-    if (!push && !pr && !cs) {
+    bool crun = checks && strcmp(event, "check_run") == 0;
+    if (!push && !pr && !cs && !crun) {
         set(out, HQ_ROUTE_NONE, "event has no status to post");
         return 0;
     }
@@ -73,9 +100,14 @@ int hq_route_event(const char *event, const char *payload, size_t len, struct hq
             out->kind = HQ_ROUTE_STATUS;
         else
             set(out, HQ_ROUTE_INVALID, "pull_request payload has no 40-hex pull_request.head.sha");
+    } else if (crun) {
+        route_check_run(o, root, action, out);
     } else {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "check_suite");
-        if (!action_in(action, cs_actions))
+        if (checks && action != NULL && strcmp(action, "requested") == 0)
+            set(out, HQ_ROUTE_NONE, "check_suite requested: the push makes the run"),
+                out->quiet = true;
+        else if (!action_in(action, cs_actions))
             set(out, HQ_ROUTE_NONE, "check_suite action has no status to post");
         else if (take_sha(cJSON_GetObjectItemCaseSensitive(s, "head_sha"), out))
             out->kind = HQ_ROUTE_STATUS;

@@ -1,6 +1,7 @@
 /* worker_config: environment → struct worker_config; see worker_config.h. */
 #include "worker_config.h"
 #include "catchup_config.h"
+#include "gh_checks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@ static const struct {
     {"HOOKQ_CHECK_CMD", "required", "the check: command line, payload on stdin"},
     {"HOOKQ_CHECK_TIMEOUT", "10m", "the check's time limit (its process group is killed)"},
     {"HOOKQ_STATUS_CONTEXT", "hookq", "commit status context"},
-    {"HOOKQ_TARGET_URL", "none", "status link template: {repo} {sha} {delivery}"},
+    {"HOOKQ_REPORT", "statuses", "statuses, checks (check runs; an App only) or both"},
+    {"HOOKQ_CHECK_NAME", "the context", "the check run's name"},
+    {"HOOKQ_TARGET_URL", "none", "status/details link template: {repo} {sha} {delivery}"},
     {"HOOKQ_POST_PENDING", "true", "post 'pending' before the check"},
     {"HOOKQ_MAX_ATTEMPTS", "10", "failed attempts before dead-lettering"},
     {"HOOKQ_BACKOFF_BASE", "1s", "backoff base (full jitter)"},
@@ -67,9 +70,11 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
         (rc = dup_env("HOOKQ_CHECK_CMD", NULL, &c->check_cmd)) ||
         (rc = dup_env("HOOKQ_STATUS_CONTEXT", "hookq", &c->context)) ||
         (rc = dup_env("HOOKQ_TARGET_URL", NULL, &c->target_url)) ||
+        (rc = dup_env("HOOKQ_CHECK_NAME", hq_env_str("HOOKQ_STATUS_CONTEXT", "hookq"),
+                      &c->check_name)) ||
         (rc = dup_env("HOOKQ_METRICS_LISTEN", "127.0.0.1:9102", &c->metrics_listen)))
         return rc;
-    if ((rc = hq_settings_queue(&c->queue, 0, err)) ||
+    if ((rc = hq_settings_queue(&c->queue, 0, err)) || (rc = hq_settings_report(&c->report, err)) ||
         (rc = hq_env_uint("HOOKQ_APP_ID", 0, 1, UINT64_MAX, &c->app_id, err)) ||
         (rc = hq_env_uint("HOOKQ_WORKERS", 8, 1, 1024, &c->workers, err)) ||
         (rc = hq_env_duration("HOOKQ_CHECK_TIMEOUT", 600000, 100, DAY_MS, &c->check_timeout_ms,
@@ -119,6 +124,12 @@ int worker_config_load(struct worker_config *c, struct hq_cfgerr *err)
         return hq_cfgerr_set(err, "HOOKQ_TOKEN_FILE", NULL,
                              "give either an App (HOOKQ_APP_ID) or a token file, not both");
     }
+    if (HQ_REPORT_HAS_CHECKS(c->report) && c->app_id == 0)
+        return hq_cfgerr_set(
+            err, "HOOKQ_REPORT", hq_env_str("HOOKQ_REPORT", ""),
+            "check runs need a GitHub App (HOOKQ_APP_ID): a token cannot make them");
+    if (c->check_name[0] == '\0' || strlen(c->check_name) > HQ_GH_CHECK_NAME_MAX)
+        return hq_cfgerr_set(err, "HOOKQ_CHECK_NAME", c->check_name, "must be 1 to 100 bytes");
     if (c->app_id != 0) {
         free(c->token_path);
         c->token_path = NULL;
@@ -139,6 +150,7 @@ void worker_config_free(struct worker_config *c)
     free(c->token_path);
     free(c->check_cmd);
     free(c->context);
+    free(c->check_name);
     free(c->target_url);
     free(c->metrics_listen);
     memset(c, 0, sizeof(*c));

@@ -27,7 +27,9 @@ struct worker_config {
     char *check_cmd;
     int64_t check_timeout_ms;
     char *context;
-    char *target_url; /* template, NULL if none */
+    enum hq_report report; /* HOOKQ_REPORT */
+    char *check_name;      /* HOOKQ_CHECK_NAME, by default the context */
+    char *target_url;      /* template, NULL if none */
     bool post_pending;
     uint64_t max_attempts;
     int64_t backoff_base_ms, backoff_max_ms;

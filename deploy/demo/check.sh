@@ -5,7 +5,9 @@
 # the event's facts in the environment (HOOKQ_EVENT, HOOKQ_ACTION, HOOKQ_REPO,
 # HOOKQ_SHA, HOOKQ_DELIVERY, HOOKQ_ATTEMPT). Exit 0 posts "success", 1 posts
 # "failure", anything else (or a timeout) "error"; the first line printed is
-# the status description. A real check would fetch $HOOKQ_SHA and build it;
+# the status description. With HOOKQ_REPORT=checks (demo.sh --checks) the
+# same exits become the check run's conclusion (78 would be "neutral"), the
+# first line its title and the whole output its text. A real check would fetch $HOOKQ_SHA and build it;
 # this one pretends for a moment, then fails commits whose message (or pull
 # request title) contains "WIP" and passes the rest.
 set -eu

@@ -9,6 +9,13 @@ answered; a status GitHub would show is route "statuses", status 201, fault
   report.py statuses --record FILE --sent FILE [--repo NAME]
       Prints, per repository in the order they were sent, each commit that
       got a status: short sha, the states posted in order, the description.
+  report.py checkruns --runs FILE --sent FILE [--broken REPO]
+      With demo.sh --checks: prints, per repository, each delivery's check
+      run (from fakehub's GET /_fakehub/check-runs) with its conclusion and
+      title, and checks that every accepted delivery got exactly one run,
+      completed with the conclusion its check gives (success, or failure
+      for a WIP commit); REPO's deliveries (refused with 422) get none.
+      Exit status 1 (with one line per problem) when a check fails.
   report.py summary --work DIR --out FILE [--failed TEXT]
       Writes the machine-readable summary (HOOKQ_DEMO_SUMMARY) and checks
       it: every accepted delivery's commit has the final state the check
@@ -110,6 +117,41 @@ def cmd_statuses(a):
             why = ", ".join(f"{n} answered {code}" for code, n in sorted(refused.get(repo, {}).items()))
             print(f"    (no status: {why or 'nothing posted'})")
     return 0
+
+
+def cmd_checkruns(a):
+    sent = read_jsonl(a.sent)
+    runs = (read_json(a.runs, {}) or {}).get("check_runs", [])
+    by_delivery = {}
+    for r in runs:
+        by_delivery.setdefault(r.get("external_id"), []).append(r)
+    problems = []
+    for repo in repo_order(sent):
+        print(f"  {repo}")
+        for s in sent:
+            if s["kind"] != "delivery" or s["repo"] != repo:
+                continue
+            rs = by_delivery.get(s["delivery"], [])
+            if repo == a.broken:
+                print(f"    {s['sha'][:7]}  (no run: GitHub refused the create with 422)")
+                if rs:
+                    problems.append(f"{repo} {s['sha'][:7]}: {len(rs)} runs, expected none")
+                continue
+            if len(rs) != 1:
+                problems.append(f"{repo} {s['sha'][:7]}: {len(rs)} check runs, expected 1")
+                print(f"    {s['sha'][:7]}  {len(rs)} runs")
+                continue
+            r = rs[0]
+            title = (r.get("output") or {}).get("title", "")
+            lines = len(((r.get("output") or {}).get("text") or "").splitlines())
+            print(f"    {s['sha'][:7]}  run {r['id']}  {r['status']:<9} {r.get('conclusion') or '':<8}"
+                  f" {title}  ({lines} line{'' if lines == 1 else 's'} of output)")
+            if r["status"] != "completed" or r.get("conclusion") != s["expect"]:
+                problems.append(f"{repo} {s['sha'][:7]}: {r['status']} {r.get('conclusion')}, "
+                                f"expected {s['expect']}")
+    for p in problems:
+        print(f"  PROBLEM: {p}")
+    return 1 if problems else 0
 
 
 def cmd_summary(a):
@@ -246,6 +288,11 @@ def main():
     s.add_argument("--sent", required=True)
     s.add_argument("--repo")
     s.set_defaults(fn=cmd_statuses)
+    c = sub.add_parser("checkruns")
+    c.add_argument("--runs", required=True)
+    c.add_argument("--sent", required=True)
+    c.add_argument("--broken")
+    c.set_defaults(fn=cmd_checkruns)
     m = sub.add_parser("summary")
     m.add_argument("--work", required=True)
     m.add_argument("--out", required=True)

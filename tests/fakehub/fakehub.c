@@ -12,11 +12,12 @@
  * in sigwait() for SIGTERM or SIGINT, which every thread has blocked. On a
  * signal it wakes delayed answers, stops the server (joining its threads),
  * closes the record and exits 0. Modules: fh_opts (flags), fh_http (server),
- * fh_api and fh_status (GitHub semantics), fh_jwt, fh_tokens, fh_faults,
+ * fh_api, fh_status and fh_checks (GitHub semantics), fh_jwt, fh_tokens, fh_faults,
  * fh_record, fh_util.
  */
 #include "config.h"
 #include "fh_api.h"
+#include "fh_checks.h"
 #include "fh_deliveries.h"
 #include "fh_http.h"
 #include "hq_error.h"
@@ -172,6 +173,8 @@ int main(int argc, char **argv)
     rc = fh_tokens_create(&tcfg, &ctx.tokens);
     if (rc == 0)
         rc = fh_faults_create(&opts.faults, &ctx.faults);
+    if (rc == 0)
+        rc = fh_checks_open(&ctx.checks);
     if (rc != 0) {
         fprintf(stderr, "fakehub: cannot start: %s\n", hq_strerror(rc));
         goto out;
@@ -215,6 +218,7 @@ out:
     fh_tokens_destroy(ctx.tokens);
     fh_jwt_close(ctx.jwt);
     fh_deliveries_close(ctx.deliveries);
+    fh_checks_close(ctx.checks);
     for (size_t i = 0; i < ctx.npats; i++)
         free(ctx.pats[i]);
     free(ctx.pats);

@@ -1,9 +1,11 @@
 /*
  * fh_api: routing, credentials, faults, rate-limit headers and the token
  * and installation endpoints of fakehub; see fh_api.h for the order of
- * decisions. The statuses endpoint's validation lives in fh_status.c.
+ * decisions. The App's endpoints live in fh_app.c, the statuses endpoint's
+ * validation in fh_status.c, the check runs in fh_checks.c.
  */
 #include "fh_api.h"
+#include "fh_checks.h"
 #include "fh_deliveries.h"
 #include "clock.h"
 #include "config.h"
@@ -32,11 +34,16 @@ enum fh_route {
     ROUTE_HOOK_DELIVERY,
     ROUTE_HOOK_REDELIVER,
     ROUTE_FAKEHUB_SEND,
+    ROUTE_CHECK_RUNS,      /* POST: create (fh_checks.h) */
+    ROUTE_CHECK_RUN,       /* PATCH: update; GET: the run */
+    ROUTE_CHECK_RUNS_LIST, /* GET .../commits/{sha}/check-runs */
+    ROUTE_FAKEHUB_CHECK_RUNS,
 };
 
-static const char *const route_names[] = {"unknown",       "access_tokens",  "installation",
-                                          "statuses",      "rate_limit",     "hook_deliveries",
-                                          "hook_delivery", "hook_redeliver", "fakehub_send"};
+static const char *const route_names[] = {
+    "unknown",         "access_tokens",   "installation",      "statuses",     "rate_limit",
+    "hook_deliveries", "hook_delivery",   "hook_redeliver",    "fakehub_send", "check_runs",
+    "check_run",       "check_runs_list", "fakehub_check_runs"};
 static const unsigned route_fault_bits[] = {0,
                                             FH_FR_TOKENS,
                                             FH_FR_INSTALLATION,
@@ -45,14 +52,19 @@ static const unsigned route_fault_bits[] = {0,
                                             FH_FR_DELIVERIES,
                                             FH_FR_DELIVERIES,
                                             FH_FR_DELIVERIES,
+                                            0,
+                                            FH_FR_CHECK_RUNS,
+                                            FH_FR_CHECK_RUNS,
+                                            FH_FR_CHECK_RUNS,
                                             0};
 
 struct route_match {
     enum fh_route route;
     uint64_t inst;                   /* access_tokens: from the path */
     uint64_t delivery;               /* hook_delivery, hook_redeliver: from the path */
+    uint64_t check_run;              /* check_run: from the path */
     char repo[2 * MAX_NAME_LEN + 2]; /* installation, statuses: "owner/name" */
-    char sha[FH_MAX_PATH];           /* statuses */
+    char sha[FH_MAX_PATH];           /* statuses, check_runs_list (the ref) */
 };
 
 enum cred_kind { CRED_NONE = 0, CRED_JWT, CRED_INSTALLATION, CRED_PAT, CRED_INVALID };
@@ -124,6 +136,7 @@ static void match_route(const char *method, const char *path, struct route_match
         p = slash + 1;
     }
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    bool patch = strcmp(method, "PATCH") == 0;
     if (nseg == 4 && post && strcmp(seg[0], "app") == 0 && strcmp(seg[1], "installations") == 0 &&
         strcmp(seg[3], "access_tokens") == 0) {
         if (hq_parse_uint(seg[2], 1, 1ull << 53, &m->inst) == 0)
@@ -134,6 +147,15 @@ static void match_route(const char *method, const char *path, struct route_match
             m->route = ROUTE_INSTALLATION;
         else if (nseg == 5 && post && strcmp(seg[3], "statuses") == 0 && seg[4][0] != '\0') {
             m->route = ROUTE_STATUSES;
+            snprintf(m->sha, sizeof(m->sha), "%s", seg[4]); /* fits: from buf */
+        } else if (nseg == 4 && post && strcmp(seg[3], "check-runs") == 0) {
+            m->route = ROUTE_CHECK_RUNS;
+        } else if (nseg == 5 && (get || patch) && strcmp(seg[3], "check-runs") == 0 &&
+                   hq_parse_uint(seg[4], 1, 1ull << 53, &m->check_run) == 0) {
+            m->route = ROUTE_CHECK_RUN;
+        } else if (nseg == 6 && get && strcmp(seg[3], "commits") == 0 && seg[4][0] != '\0' &&
+                   strcmp(seg[5], "check-runs") == 0) {
+            m->route = ROUTE_CHECK_RUNS_LIST;
             snprintf(m->sha, sizeof(m->sha), "%s", seg[4]); /* fits: from buf */
         }
         if (m->route != ROUTE_UNKNOWN)
@@ -151,6 +173,9 @@ static void match_route(const char *method, const char *path, struct route_match
     } else if (nseg == 2 && post && strcmp(seg[0], "_fakehub") == 0 &&
                strcmp(seg[1], "send") == 0) {
         m->route = ROUTE_FAKEHUB_SEND;
+    } else if (nseg == 2 && get && strcmp(seg[0], "_fakehub") == 0 &&
+               strcmp(seg[1], "check-runs") == 0) {
+        m->route = ROUTE_FAKEHUB_CHECK_RUNS;
     }
 }
 
@@ -271,6 +296,7 @@ static bool answer_fault(struct fh_ctx *ctx, enum fh_fault fault, unsigned code,
         return true;
     case FH_FAULT_NONE:
     case FH_FAULT_HANG:
+    case FH_FAULT_LOST:
     case FH_FAULT_MALFORMED: break;
     }
     return false;
@@ -325,112 +351,14 @@ static bool require_token(struct fh_ctx *ctx, const struct cred *c, bool charge,
     return true;
 }
 
-static void access_tokens(struct fh_ctx *ctx, const struct route_match *m,
-                          const struct fh_request *rq, const struct cred *c, struct fh_answer *ans)
+/* Answers the code of --status-code-for / --check-code-for for repo, if any. */
+static bool forced_code(const struct fh_repo_map *maps, size_t n, const char *repo,
+                        struct fh_answer *ans)
 {
-    cJSON *req = NULL, *doc = NULL;
-    char *token = NULL;
-    int64_t expires_ms;
-    char expires[32];
-
-    if (!require_jwt(c, ans))
-        goto out;
-    if (rq->body_len > 0) {
-        req = fh_json_parse(rq->body, rq->body_len);
-        if (!cJSON_IsObject(req)) {
-            fh_answer_error(ans, 400, "Problems parsing JSON");
-            goto out;
-        }
-    }
-    int rc = fh_tokens_issue(ctx->tokens, m->inst, &token, &expires_ms);
-    if (rc != 0) {
-        fh_answer_error(ans, 500, rc == HQ_EFULL ? "fakehub: token store full" : "Server Error");
-        goto out;
-    }
-    time_t secs = (time_t)(expires_ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        goto fail;
-    cJSON *perms = req != NULL ? cJSON_GetObjectItemCaseSensitive(req, "permissions") : NULL;
-    perms = cJSON_IsObject(perms) ? cJSON_Duplicate(perms, 1) : cJSON_CreateObject();
-    doc = cJSON_CreateObject();
-    if (perms == NULL || doc == NULL || !cJSON_AddItemToObject(doc, "permissions", perms)) {
-        cJSON_Delete(perms);
-        goto fail;
-    }
-    if (cJSON_GetArraySize(perms) == 0 &&
-        (cJSON_AddStringToObject(perms, "statuses", "write") == NULL ||
-         cJSON_AddStringToObject(perms, "metadata", "read") == NULL))
-        goto fail;
-    if (cJSON_AddStringToObject(doc, "token", token) == NULL ||
-        cJSON_AddStringToObject(doc, "expires_at", expires) == NULL ||
-        cJSON_AddStringToObject(doc, "repository_selection", "all") == NULL)
-        goto fail;
-    fh_answer_json(ans, 201, doc);
-    doc = NULL;
-    goto out;
-fail:
-    fh_answer_error(ans, 500, "Server Error");
-out:
-    free(token);
-    cJSON_Delete(doc);
-    cJSON_Delete(req);
-}
-
-static void installation(struct fh_ctx *ctx, const struct route_match *m, const struct cred *c,
-                         struct fh_answer *ans)
-{
-    if (!require_jwt(c, ans))
-        return;
-    const struct fh_opts *o = ctx->opts;
-    const struct fh_repo_map *found = NULL;
-    for (size_t i = 0; i < o->n_installations && found == NULL; i++) {
-        if (strcmp(o->installations[i].repo, m->repo) == 0)
-            found = &o->installations[i];
-    }
-    for (size_t i = 0; i < o->n_installations && found == NULL; i++) {
-        if (strcmp(o->installations[i].repo, "*") == 0)
-            found = &o->installations[i];
-    }
-    if (found == NULL) {
-        fh_answer_error(ans, 404, "Not Found");
-        return;
-    }
-    char login[MAX_NAME_LEN + 1];
-    snprintf(login, sizeof(login), "%.*s", (int)strcspn(m->repo, "/"), m->repo);
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *account = cJSON_CreateObject();
-    bool ok = doc != NULL && account != NULL &&
-              cJSON_AddNumberToObject(doc, "id", (double)found->value) != NULL &&
-              cJSON_AddNumberToObject(doc, "app_id", (double)o->app_id) != NULL &&
-              cJSON_AddStringToObject(doc, "target_type", "Organization") != NULL &&
-              cJSON_AddStringToObject(doc, "repository_selection", "all") != NULL &&
-              cJSON_AddStringToObject(account, "login", login) != NULL;
-    if (ok) {
-        ok = cJSON_AddItemToObject(doc, "account", account);
-        account = ok ? NULL : account;
-    }
-    cJSON_Delete(account);
-    if (!ok) {
-        cJSON_Delete(doc);
-        fh_answer_error(ans, 500, "Server Error");
-        return;
-    }
-    fh_answer_json(ans, 200, doc);
-}
-
-static void statuses(struct fh_ctx *ctx, const struct route_match *m, const struct fh_request *rq,
-                     const struct cred *c, struct fh_answer *ans)
-{
-    if (!require_token(ctx, c, true, ans))
-        return;
-    const struct fh_opts *o = ctx->opts;
-    for (size_t i = 0; i < o->n_status_codes; i++) {
-        const struct fh_repo_map *sc = &o->status_codes[i];
-        if (strcmp(sc->repo, m->repo) != 0 && strcmp(sc->repo, "*") != 0)
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(maps[i].repo, repo) != 0 && strcmp(maps[i].repo, "*") != 0)
             continue;
-        unsigned code = (unsigned)sc->value;
+        unsigned code = (unsigned)maps[i].value;
         fh_answer_error(ans, code,
                         code == 404   ? "Not Found"
                         : code == 422 ? "Validation Failed"
@@ -438,9 +366,47 @@ static void statuses(struct fh_ctx *ctx, const struct route_match *m, const stru
                         : code == 401 ? "Bad credentials"
                         : code >= 500 ? "Server Error"
                                       : "fakehub: forced answer");
+        return true;
+    }
+    return false;
+}
+
+static void statuses(struct fh_ctx *ctx, const struct route_match *m, const struct fh_request *rq,
+                     const struct cred *c, struct fh_answer *ans)
+{
+    if (!require_token(ctx, c, true, ans))
+        return;
+    if (forced_code(ctx->opts->status_codes, ctx->opts->n_status_codes, m->repo, ans))
+        return;
+    fh_status_create(ctx, m->repo, m->sha, rq, ans);
+}
+
+/*
+ * The check run routes: an installation token (a PAT may read, GitHub
+ * refuses it for writes: only an App creates check runs), the budget, then
+ * --check-code-for for writes, then fh_checks.
+ */
+static void check_runs(struct fh_ctx *ctx, const struct route_match *m, const struct fh_request *rq,
+                       const struct cred *c, bool lose, struct fh_answer *ans,
+                       struct fh_check_info *info)
+{
+    if (!require_token(ctx, c, true, ans))
+        return;
+    bool write = m->route == ROUTE_CHECK_RUNS || strcmp(rq->method, "PATCH") == 0;
+    if (write && c->kind == CRED_PAT) {
+        fh_answer_error(ans, 403, "You must authenticate via a GitHub App.");
         return;
     }
-    fh_status_create(ctx, m->repo, m->sha, rq, ans);
+    if (write && forced_code(ctx->opts->check_codes, ctx->opts->n_check_codes, m->repo, ans))
+        return;
+    if (m->route == ROUTE_CHECK_RUNS)
+        fh_checks_create(ctx, m->repo, rq, lose, ans, info);
+    else if (m->route == ROUTE_CHECK_RUNS_LIST)
+        fh_checks_list(ctx, m->repo, m->sha, rq, ans);
+    else if (write)
+        fh_checks_update(ctx, m->repo, m->check_run, rq, lose, ans, info);
+    else
+        fh_checks_get(ctx, m->repo, m->check_run, ans, info);
 }
 
 static void rate_limit(struct fh_ctx *ctx, const struct cred *c, struct fh_answer *ans)
@@ -466,8 +432,14 @@ static void rate_limit(struct fh_ctx *ctx, const struct cred *c, struct fh_answe
 }
 
 static void record(struct fh_ctx *ctx, const struct fh_request *rq, const struct route_match *m,
-                   const struct cred *c, enum fh_fault fault, const struct fh_answer *ans)
+                   const struct cred *c, enum fh_fault fault, const struct fh_answer *ans,
+                   const struct fh_check_info *info, unsigned lost_status)
 {
+    bool checks = m->route == ROUTE_CHECK_RUNS || m->route == ROUTE_CHECK_RUN ||
+                  m->route == ROUTE_CHECK_RUNS_LIST;
+    const char *sha = m->route == ROUTE_STATUSES || m->route == ROUTE_CHECK_RUNS_LIST ? m->sha
+                      : info->sha[0] != '\0'                                          ? info->sha
+                                                                                      : NULL;
     struct fh_record_line l = {
         .t_ms = rq->t_ms,
         .method = rq->method,
@@ -483,8 +455,10 @@ static void record(struct fh_ctx *ctx, const struct fh_request *rq, const struct
         .accept = rq->accept,
         .user_agent = rq->user_agent,
         .api_version = rq->api_version,
-        .repo = m->route == ROUTE_STATUSES ? m->repo : NULL,
-        .sha = m->route == ROUTE_STATUSES ? m->sha : NULL,
+        .repo = m->route == ROUTE_STATUSES || checks ? m->repo : NULL,
+        .sha = sha,
+        .check_run_id = (int64_t)(m->route == ROUTE_CHECK_RUN ? m->check_run : info->id),
+        .lost_status = lost_status,
     };
     if (m->route == ROUTE_INSTALLATION && ans->status == 200 && ans->body != NULL) {
         cJSON *doc = fh_json_parse(ans->body, ans->body_len);
@@ -503,6 +477,9 @@ void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_an
     struct cred c;
     enum fh_fault fault = FH_FAULT_NONE;
     int64_t now_ms = hq_now_ms();
+    struct fh_check_info info;
+    unsigned lost_status = 0;
+    memset(&info, 0, sizeof(info));
 
     match_route(rq->method, rq->path, &m);
     memset(&c, 0, sizeof(c));
@@ -547,8 +524,14 @@ void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_an
         goto record;
     }
     switch (m.route) {
-    case ROUTE_ACCESS_TOKENS: access_tokens(ctx, &m, rq, &c, ans); break;
-    case ROUTE_INSTALLATION: installation(ctx, &m, &c, ans); break;
+    case ROUTE_ACCESS_TOKENS:
+        if (require_jwt(&c, ans))
+            fh_app_access_tokens(ctx, m.inst, rq, ans);
+        break;
+    case ROUTE_INSTALLATION:
+        if (require_jwt(&c, ans))
+            fh_app_installation(ctx, m.repo, ans);
+        break;
     case ROUTE_STATUSES: statuses(ctx, &m, rq, &c, ans); break;
     case ROUTE_RATE_LIMIT: rate_limit(ctx, &c, ans); break;
     case ROUTE_HOOK_DELIVERIES:
@@ -564,10 +547,29 @@ void fh_api_handle(struct fh_ctx *ctx, const struct fh_request *rq, struct fh_an
             fh_deliveries_redeliver(ctx, m.delivery, ans);
         break;
     case ROUTE_FAKEHUB_SEND: fh_deliveries_send(ctx, rq, ans); break;
+    case ROUTE_CHECK_RUNS:
+    case ROUTE_CHECK_RUN:
+    case ROUTE_CHECK_RUNS_LIST:
+        check_runs(ctx, &m, rq, &c, fault == FH_FAULT_LOST, ans, &info);
+        break;
+    case ROUTE_FAKEHUB_CHECK_RUNS: fh_checks_inspect(ctx, ans); break;
     case ROUTE_UNKNOWN: break;
+    }
+    if (fault == FH_FAULT_LOST || info.lost) {
+        /* processed (a check run stored), and then the answer never arrives */
+        lost_status = ans->status;
+        fault = FH_FAULT_LOST;
+        free(ans->link);
+        ans->link = NULL;
+        if (ctx->opts->lost_as_502) {
+            fh_answer_error(ans, 502, "Bad Gateway");
+        } else {
+            ans->reset = true;
+            ans->status = 0;
+        }
     }
     if (fault == FH_FAULT_HANG)
         ans->delay_ms += ctx->opts->faults.hang_ms;
 record:
-    record(ctx, rq, &m, &c, fault, ans);
+    record(ctx, rq, &m, &c, fault, ans, &info, lost_status);
 }

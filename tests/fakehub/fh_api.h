@@ -40,6 +40,7 @@ struct fh_ctx {
     fh_faults *faults;
     fh_record *record;                /* NULL: no record */
     struct fh_deliveries *deliveries; /* the App's delivery log (fh_deliveries.h) */
+    struct fh_checks *checks;         /* check runs (fh_checks.h) */
     atomic_uint_fast64_t next_status_id;
     atomic_uint_fast64_t next_request_id;
 };
@@ -50,6 +51,7 @@ struct fh_request {
     const char *authorization, *accept, *user_agent, *api_version;
     const char *host;                  /* Host header: absolute Link URLs */
     const char *q_cursor, *q_per_page; /* query arguments of the delivery list */
+    const char *q_page, *q_check_name, *q_status, *q_filter; /* ... of the check run list */
     const char *body;
     size_t body_len;
     bool body_too_big;
@@ -85,5 +87,12 @@ void fh_answer_error(struct fh_answer *ans, unsigned status, const char *message
  */
 void fh_status_create(struct fh_ctx *ctx, const char *repo, const char *sha,
                       const struct fh_request *rq, struct fh_answer *ans);
+
+/* The App's endpoints once the JWT is verified (fh_app.c): a new token for
+ * installation inst (201; 400 for a body that is not a JSON object), and
+ * repo's installation (200 or 404). */
+void fh_app_access_tokens(struct fh_ctx *ctx, uint64_t inst, const struct fh_request *rq,
+                          struct fh_answer *ans);
+void fh_app_installation(struct fh_ctx *ctx, const char *repo, struct fh_answer *ans);
 
 #endif

@@ -85,7 +85,7 @@ enum fh_fault fh_faults_pick(fh_faults *f, unsigned route_bit, unsigned *code)
     double r = (double)(a >> 11) * 0x1.0p-53; /* uniform in [0, 1) */
     const double fractions[] = {
         f->cfg.fail_5xx, f->cfg.rate_429, f->cfg.primary_403, f->cfg.secondary_403,
-        f->cfg.reset,    f->cfg.hang,     f->cfg.malformed,
+        f->cfg.reset,    f->cfg.hang,     f->cfg.malformed,   f->cfg.lose_answer,
     };
     double edge = 0.0;
     for (size_t i = 0; i < sizeof(fractions) / sizeof(fractions[0]); i++) {
@@ -110,6 +110,7 @@ const char *fh_fault_name(enum fh_fault fault)
     case FH_FAULT_RESET: return "reset";
     case FH_FAULT_HANG: return "hang";
     case FH_FAULT_MALFORMED: return "malformed";
+    case FH_FAULT_LOST: return "lost_answer";
     }
     return "unknown";
 }

@@ -33,6 +33,7 @@ enum fh_fault {
     FH_FAULT_RESET,
     FH_FAULT_HANG,
     FH_FAULT_MALFORMED,
+    FH_FAULT_LOST, /* processed, then the answer is lost (--lost-answer) */
 };
 
 /* Copies cfg; seeds from the OS when cfg->seeded is false. */

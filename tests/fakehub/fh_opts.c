@@ -42,6 +42,11 @@ enum {
     OPT_DELIVER_TO,
     OPT_WEBHOOK_SECRET,
     OPT_HOOK_ID,
+    OPT_LOSE_ANSWER,
+    OPT_LOSE_CREATE,
+    OPT_LOSE_UPDATE,
+    OPT_LOST_ANSWER,
+    OPT_CHECK_CODE_FOR,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -79,6 +84,11 @@ static const struct option long_opts[] = {
     {"deliver-to", required_argument, NULL, OPT_DELIVER_TO},
     {"webhook-secret-file", required_argument, NULL, OPT_WEBHOOK_SECRET},
     {"hook-id", required_argument, NULL, OPT_HOOK_ID},
+    {"lose-answer", required_argument, NULL, OPT_LOSE_ANSWER},
+    {"lose-create", required_argument, NULL, OPT_LOSE_CREATE},
+    {"lose-update", required_argument, NULL, OPT_LOSE_UPDATE},
+    {"lost-answer", required_argument, NULL, OPT_LOST_ANSWER},
+    {"check-code-for", required_argument, NULL, OPT_CHECK_CODE_FOR},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -92,7 +102,10 @@ void fh_opts_usage(FILE *out)
           "Endpoints: POST /app/installations/{id}/access_tokens (App JWT),\n"
           "  GET /repos/{owner}/{repo}/installation (App JWT),\n"
           "  POST /repos/{owner}/{repo}/statuses/{sha} (installation token or PAT),\n"
-          "  GET /rate_limit.\n"
+          "  POST /repos/{owner}/{repo}/check-runs, PATCH and GET .../check-runs/{id}\n"
+          "  (installation token; a PAT may read), GET\n"
+          "  /repos/{owner}/{repo}/commits/{sha}/check-runs?check_name=&status=&filter=\n"
+          "  &per_page=&page=, GET /rate_limit; test control GET /_fakehub/check-runs.\n"
           "\n"
           "Server:\n"
           "  --listen HOST:PORT          address (default 127.0.0.1:0, 0 = ephemeral port);\n"
@@ -114,8 +127,9 @@ void fh_opts_usage(FILE *out)
           "  --budget N                  requests per installation per window (default: none)\n"
           "  --budget-window S           budget window (default 3600s)\n"
           "Faults (fractions 0..1 of the requests on --fault-routes; sum <= 1):\n"
-          "  --fault-routes LIST         statuses, tokens, installation, rate_limit or all,\n"
-          "                              comma-separated (default statuses)\n"
+          "  --fault-routes LIST         statuses, tokens, installation, rate_limit,\n"
+          "                              deliveries, check_runs or all, comma-separated\n"
+          "                              (default statuses)\n"
           "  --seed N                    make the choice of faults deterministic\n"
           "  --latency-ms N              delay every answer by N ms\n"
           "  --fail-5xx F                answer 500, 502 or 503\n"
@@ -128,6 +142,8 @@ void fh_opts_usage(FILE *out)
           "  --hang F                    process, then hold the answer --hang-ms N\n"
           "                              (default 60000)\n"
           "  --malformed F               answer 200/201 with a body that is not JSON\n"
+          "  --lose-answer F             process (a check run is stored), then lose the\n"
+          "                              answer as --lost-answer says\n"
           "  --status-code-for REPO=CODE answer statuses for REPO with CODE (repeatable)\n"
           "\n"
           "  --help                      this text\n"
@@ -143,6 +159,17 @@ void fh_opts_usage(FILE *out)
         "  --webhook-secret-file FILE  signs them (first line)\n"
         "  --hook-id N                 their X-GitHub-Hook-ID (default none)\n",
         out);
+    fputs("Check runs (faults: --fault-routes check_runs):\n"
+          "  --lose-create N[,N...]      the N-th stored check run create (from 1) is stored\n"
+          "                              but its answer lost (repeatable, any route set)\n"
+          "  --lose-update N[,N...]      the same for the N-th stored update\n"
+          "  --lost-answer reset|502     what a lost answer is: the connection closed with\n"
+          "                              no answer after the body was read (the default;\n"
+          "                              curl: CURLE_GOT_NOTHING 52, or CURLE_RECV_ERROR 56),\n"
+          "                              or a 502 Bad Gateway, as from a proxy that gave up\n"
+          "  --check-code-for REPO=CODE  answer check run creates and updates for REPO\n"
+          "                              with CODE (repeatable)\n",
+          out);
 }
 
 static int fail(char *err, size_t errcap, const char *flag, const char *value, const char *why)
@@ -203,9 +230,13 @@ static int parse_routes(const char *s, unsigned *out)
     static const struct {
         const char *name;
         unsigned bits;
-    } names[] = {{"statuses", FH_FR_STATUSES},         {"tokens", FH_FR_TOKENS},
-                 {"installation", FH_FR_INSTALLATION}, {"rate_limit", FH_FR_RATE_LIMIT},
-                 {"deliveries", FH_FR_DELIVERIES},     {"all", FH_FR_ALL}};
+    } names[] = {{"statuses", FH_FR_STATUSES},
+                 {"tokens", FH_FR_TOKENS},
+                 {"installation", FH_FR_INSTALLATION},
+                 {"rate_limit", FH_FR_RATE_LIMIT},
+                 {"deliveries", FH_FR_DELIVERIES},
+                 {"check_runs", FH_FR_CHECK_RUNS},
+                 {"all", FH_FR_ALL}};
     unsigned bits = 0;
     const char *p = s;
     while (*p != '\0') {
@@ -226,6 +257,25 @@ static int parse_routes(const char *s, unsigned *out)
     if (bits == 0)
         return HQ_ECONFIG;
     *out = bits;
+    return 0;
+}
+
+/* "N[,N...]" appended to list (at most FH_MAX_LOSE in all). */
+static int parse_nths(const char *s, uint64_t *list, size_t *n)
+{
+    char one[24];
+    const char *p = s;
+    do {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof(one) || *n >= FH_MAX_LOSE)
+            return HQ_ECONFIG;
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (hq_parse_uint(one, 1, UINT64_MAX, &list[*n]) != 0)
+            return HQ_ECONFIG;
+        (*n)++;
+        p += len;
+    } while (*p++ == ',');
     return 0;
 }
 
@@ -288,7 +338,8 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
             if (parse_routes(v, &f->routes) != 0)
                 return fail(
                     err, errcap, name, v,
-                    "expected statuses, tokens, installation, rate_limit, deliveries or all");
+                    "expected statuses, tokens, installation, rate_limit, deliveries, check_runs "
+                    "or all");
             break;
         case OPT_FAIL_5XX:
         case OPT_RATE_429:
@@ -296,6 +347,7 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
         case OPT_SECONDARY_403:
         case OPT_RESET:
         case OPT_HANG:
+        case OPT_LOSE_ANSWER:
         case OPT_MALFORMED: {
             double *dst = c == OPT_FAIL_5XX        ? &f->fail_5xx
                           : c == OPT_RATE_429      ? &f->rate_429
@@ -303,6 +355,7 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
                           : c == OPT_SECONDARY_403 ? &f->secondary_403
                           : c == OPT_RESET         ? &f->reset
                           : c == OPT_HANG          ? &f->hang
+                          : c == OPT_LOSE_ANSWER   ? &f->lose_answer
                                                    : &f->malformed;
             if (parse_fraction(v, dst) != 0)
                 return fail(err, errcap, name, v, "expected a fraction between 0 and 1");
@@ -365,6 +418,25 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
                 return fail(err, errcap, name, v, "expected owner/name=ID or *=ID");
             o->n_installations++;
             break;
+        case OPT_LOSE_CREATE:
+        case OPT_LOSE_UPDATE:
+            if (parse_nths(v, c == OPT_LOSE_CREATE ? o->lose_creates : o->lose_updates,
+                           c == OPT_LOSE_CREATE ? &o->n_lose_creates : &o->n_lose_updates) != 0)
+                return fail(err, errcap, name, v,
+                            "expected positive integers, comma-separated (at most 64)");
+            break;
+        case OPT_LOST_ANSWER:
+            if (strcmp(v, "reset") != 0 && strcmp(v, "502") != 0)
+                return fail(err, errcap, name, v, "expected reset or 502");
+            o->lost_as_502 = strcmp(v, "502") == 0;
+            break;
+        case OPT_CHECK_CODE_FOR:
+            if (o->n_check_codes >= FH_MAX_MAPPINGS)
+                return fail(err, errcap, name, v, "too many repositories (at most 256)");
+            if (parse_repo_map(v, 400, 599, &o->check_codes[o->n_check_codes]) != 0)
+                return fail(err, errcap, name, v, "expected owner/name=CODE, CODE 400..599");
+            o->n_check_codes++;
+            break;
         case OPT_HELP: *action = FH_OPTS_HELP; return 0;
         case OPT_VERSION: *action = FH_OPTS_VERSION; return 0;
         default: {
@@ -383,7 +455,7 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
         return HQ_ECONFIG;
     }
     double sum = f->fail_5xx + f->rate_429 + f->primary_403 + f->secondary_403 + f->reset +
-                 f->hang + f->malformed;
+                 f->hang + f->malformed + f->lose_answer;
     if (sum > 1.0 + 1e-9) {
         snprintf(err, errcap, "fakehub: the fault fractions add up to %.3f, more than 1", sum);
         return HQ_ECONFIG;

@@ -21,7 +21,8 @@ enum {
     FH_FR_INSTALLATION = 1u << 2,
     FH_FR_RATE_LIMIT = 1u << 3,
     FH_FR_DELIVERIES = 1u << 4, /* the App's delivery log (fh_deliveries.h) */
-    FH_FR_ALL = 0x1fu,
+    FH_FR_CHECK_RUNS = 1u << 5, /* create, update, get and list (fh_checks.h) */
+    FH_FR_ALL = 0x3fu,
 };
 
 /* Caps on command-line input. */
@@ -29,6 +30,7 @@ enum {
 #define FH_MAX_REPO_LEN  201 /* "owner/name": 39 + 1 + 100, with room */
 #define FH_MIN_TOKEN_LEN 8
 #define FH_MAX_TOKEN_LEN 4096 /* GitHub's new tokens are over 500 characters */
+#define FH_MAX_LOSE      64   /* --lose-create and --lose-update values, each */
 
 struct fh_repo_map {
     char repo[FH_MAX_REPO_LEN + 1]; /* "owner/name" or "*" for any repository */
@@ -37,7 +39,7 @@ struct fh_repo_map {
 
 /* Fault fractions of requests on the selected routes; their sum is <= 1. */
 struct fh_fault_opts {
-    double fail_5xx, rate_429, primary_403, secondary_403, reset, hang, malformed;
+    double fail_5xx, rate_429, primary_403, secondary_403, reset, hang, malformed, lose_answer;
     unsigned routes;    /* FH_FR_* bits */
     int64_t latency_ms; /* added to every answer */
     int64_t hang_ms;
@@ -72,6 +74,14 @@ struct fh_opts {
     const char *deliver_to;          /* http://host:port/path of the receiver, NULL: none */
     const char *webhook_secret_file; /* signs what is delivered */
     uint64_t hook_id;                /* X-GitHub-Hook-ID of what is sent */
+    /* check runs (fh_checks.h) */
+    struct fh_repo_map check_codes[FH_MAX_MAPPINGS]; /* --check-code-for */
+    size_t n_check_codes;
+    uint64_t lose_creates[FH_MAX_LOSE]; /* the N-th stored creates whose answer is lost */
+    size_t n_lose_creates;
+    uint64_t lose_updates[FH_MAX_LOSE];
+    size_t n_lose_updates;
+    bool lost_as_502; /* a lost answer is a 502, not a TCP reset */
 };
 
 enum fh_opts_action { FH_OPTS_RUN = 0, FH_OPTS_HELP, FH_OPTS_VERSION };

@@ -106,6 +106,10 @@ int fh_record_write(fh_record *r, const struct fh_record_line *l)
               add_cstr(o, "api_version", l->api_version);
     if (ok && l->repo != NULL)
         ok = add_cstr(o, "repo", l->repo) && add_cstr(o, "sha", l->sha);
+    if (ok && l->check_run_id > 0)
+        ok = cJSON_AddNumberToObject(o, "check_run_id", (double)l->check_run_id) != NULL;
+    if (ok && l->lost_status != 0)
+        ok = cJSON_AddNumberToObject(o, "lost_status", l->lost_status) != NULL;
     if (!ok)
         goto out;
     line = cJSON_PrintUnformatted(o);

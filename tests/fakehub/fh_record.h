@@ -7,8 +7,9 @@
  * method, path, route, cred, installation (id or null), token_age_ms (or
  * null), status (0 when the connection was reset without an answer), fault,
  * body (the request body as JSON if it parses, else the raw text, else null),
- * accept, user_agent, api_version (headers or null), and for statuses repo
- * and sha.
+ * accept, user_agent, api_version (headers or null), for statuses and check
+ * runs repo and sha, for check runs check_run_id, and lost_status when the
+ * answer was lost (the status fakehub decided and dropped).
  *
  * Threads: fh_record_write may be called from any thread; one mutex (lock
  * in struct fh_record) keeps lines whole and in the order they were written.
@@ -33,7 +34,9 @@ struct fh_record_line {
     const char *body; /* NULL: null */
     size_t body_len;
     const char *accept, *user_agent, *api_version; /* NULL: null */
-    const char *repo, *sha;                        /* NULL: left out */
+    const char *repo, *sha;                        /* NULL: left out (sha: null with a repo) */
+    int64_t check_run_id;                          /* <= 0: left out */
+    unsigned lost_status; /* the answer a lost-answer fault dropped; 0: left out */
 };
 
 /* Opens path for appending (created 0644). -errno on failure. */

@@ -64,6 +64,17 @@ class FakeHub:
         return [r for r in self.records()
                 if r["route"] == "statuses" and r["status"] == 201 and r["fault"] == "none"]
 
+    def check_runs(self):
+        """Every check run fakehub stores (GET /_fakehub/check-runs), oldest
+        first: the check run object with "repository", every "annotations"
+        given, and "history": one {"op": "create"|"update", "t", "body",
+        "answer_lost"} per stored create or update, including those whose
+        answer a lost-answer fault dropped."""
+        status, _, doc = self.json_request("GET", "/_fakehub/check-runs")
+        if status != 200:
+            raise AssertionError("/_fakehub/check-runs answered %d: %r" % (status, doc))
+        return doc["check_runs"]
+
     def stderr(self):
         try:
             with open(self.stderr_path, encoding="utf-8", errors="replace") as f:

@@ -234,7 +234,8 @@ def test_demo_arguments(tmp):
     env = demo_env(tmp, os.path.join(tmp, "unused.json"))
     r = subprocess.run(["bash", demo_path(), "--help"], env=env, capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
-    check(r.returncode == 0 and "--keep" in r.stdout and "HOOKQ_BUILD" in r.stdout,
+    check(r.returncode == 0 and "--keep" in r.stdout and "HOOKQ_BUILD" in r.stdout and
+          "--checks" in r.stdout,
           f"--help: {r.returncode} {r.stdout!r} {r.stderr!r}")
     r = subprocess.run(["bash", demo_path(), "--no-such-flag"], env=env, capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -243,8 +244,26 @@ def test_demo_arguments(tmp):
           "a usage error made a work directory")
 
 
+def test_demo_with_check_runs(tmp):
+    """--checks: one completed check run per accepted delivery, the broken
+    repository dead-lettered, every service exited 0."""
+    proc = start_demo(tmp, os.path.join(tmp, "summary.json"), "--checks")
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        raise hqlib.TestFailure("deploy/demo.sh --checks took more than 120 s")
+    text = out.decode("utf-8", "replace")
+    check(proc.returncode == 0, f"demo --checks exited {proc.returncode}:\n{text[-4000:]}")
+    check("the check runs GitHub received" in text, "no check runs shown")
+    check(" completed success " in text and " completed failure " in text, text[-3000:])
+    check("creating the check run: HTTP 422" in text, "octo/broken was not dead-lettered")
+    check("hookq demo (check runs): ok:" in text, text[-500:])
+
+
 TESTS = [
     ("demo_runs_the_whole_flow", test_demo_runs_the_whole_flow),
+    ("demo_with_check_runs", test_demo_with_check_runs),
     ("demo_stopped_midway_stops_what_it_started", test_demo_stopped_midway_stops_what_it_started),
     ("demo_arguments", test_demo_arguments),
 ]

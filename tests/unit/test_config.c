@@ -98,7 +98,8 @@ static void worker_env(void)
     static const char *const names[] = {
         "HOOKQ_APP_ID",       "HOOKQ_APP_KEY_FILE",    "HOOKQ_TOKEN_FILE",
         "HOOKQ_CHECK_CMD",    "CREDENTIALS_DIRECTORY", "HOOKQ_WORKERS",
-        "HOOKQ_BACKOFF_BASE", "HOOKQ_BACKOFF_MAX",     "HOOKQ_GITHUB_API"};
+        "HOOKQ_BACKOFF_BASE", "HOOKQ_BACKOFF_MAX",     "HOOKQ_GITHUB_API",
+        "HOOKQ_REPORT",       "HOOKQ_CHECK_NAME",      "HOOKQ_STATUS_CONTEXT"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         unsetenv(names[i]);
 }
@@ -111,6 +112,45 @@ static const char *load_err(void)
     int rc = worker_config_load(&c, &err);
     worker_config_free(&c);
     return rc == 0 ? "" : err.msg;
+}
+
+HQ_TEST(worker_config_report_and_check_name)
+{
+    worker_env();
+    setenv("HOOKQ_CHECK_CMD", "true", 1);
+    setenv("HOOKQ_TOKEN_FILE", "/etc/token", 1);
+    struct hq_cfgerr err = {0};
+    struct worker_config c;
+    REQUIRE(worker_config_load(&c, &err) == 0);
+    CHECK_EQ(c.report, HQ_REPORT_STATUSES); /* today's behaviour by default */
+    CHECK_STR(c.check_name, "hookq");
+    worker_config_free(&c);
+    setenv("HOOKQ_REPORT", "checks", 1);
+    CHECK(strncmp(load_err(), "HOOKQ_REPORT: check runs need a GitHub App", 42) == 0);
+    unsetenv("HOOKQ_TOKEN_FILE");
+    setenv("HOOKQ_APP_ID", "12", 1);
+    setenv("HOOKQ_APP_KEY_FILE", "/etc/key.pem", 1);
+    setenv("HOOKQ_STATUS_CONTEXT", "ci/hookq", 1);
+    REQUIRE(worker_config_load(&c, &err) == 0);
+    CHECK_EQ(c.report, HQ_REPORT_CHECKS);
+    CHECK_STR(c.check_name, "ci/hookq"); /* the context by default */
+    worker_config_free(&c);
+    setenv("HOOKQ_REPORT", "both", 1);
+    setenv("HOOKQ_CHECK_NAME", "lint", 1);
+    REQUIRE(worker_config_load(&c, &err) == 0);
+    CHECK_EQ(c.report, HQ_REPORT_BOTH);
+    CHECK_STR(c.check_name, "lint");
+    CHECK_STR(c.context, "ci/hookq");
+    worker_config_free(&c);
+    char long_name[102];
+    memset(long_name, 'n', 101);
+    long_name[101] = '\0';
+    setenv("HOOKQ_CHECK_NAME", long_name, 1);
+    CHECK(strncmp(load_err(), "HOOKQ_CHECK_NAME: ", 18) == 0);
+    unsetenv("HOOKQ_CHECK_NAME");
+    setenv("HOOKQ_REPORT", "Checks", 1);
+    CHECK(strncmp(load_err(), "HOOKQ_REPORT: expected statuses, checks or both", 47) == 0);
+    worker_env();
 }
 
 HQ_TEST(worker_config_requires_check_and_credentials)

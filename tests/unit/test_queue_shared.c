@@ -368,6 +368,108 @@ HQ_TEST(exclusivity_and_order_across_processes)
     hq_queue_close(q);
 }
 
+HQ_TEST(check_run_id_recorded_is_kept_by_retry_and_reopen)
+{
+    hq_queue *q = open_q(10);
+    CHECK_EQ(enq(q, 1, 1, "cr1", NULL), 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->check_run_id, 0);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 0), -EINVAL);
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 4200000001ull), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, true, "HTTP 502", HQ_STEP_PENDING_POSTED), 0);
+    hq_queue_close(q);
+    q = open_q(10);
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_STR(ev->delivery, "cr1");
+    CHECK_EQ(ev->check_run_id, 4200000001ull);
+    CHECK_EQ(ev->attempts, 1);
+    hq_event_free(ev);
+    /* a second record replaces the first (a run found by its external_id) */
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 7), 0);
+    CHECK_EQ(hq_queue_retry(q, &l, 0, false, "wait", HQ_STEP_PENDING_POSTED), 0);
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->check_run_id, 7);
+    hq_event_free(ev);
+    hq_queue_close(q);
+}
+
+HQ_TEST(check_run_id_record_on_a_lost_lease_is_refused)
+{
+    hq_clock_set_hook(fake_clock);
+    hq_queue *q = open_q(10);
+    CHECK_EQ(enq(q, 1, 1, "cr2", NULL), 0);
+    struct hq_lease l1, l2;
+    struct hq_event *ev = NULL;
+    int64_t next;
+    REQUIRE(hq_queue_lease(q, "slow", 1000, &l1, &ev, &next) == 0);
+    hq_event_free(ev);
+    fake_now += 1001;
+    REQUIRE(hq_queue_lease(q, "w2", 1000, &l2, &ev, &next) == 0);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_record_check_run(q, &l1, 99), HQ_ELEASELOST);
+    CHECK_EQ(hq_queue_retry(q, &l2, 0, false, "wait", HQ_STEP_NEW), 0);
+    REQUIRE(hq_queue_lease(q, "w3", 1000, &l2, &ev, &next) == 0);
+    CHECK_EQ(ev->check_run_id, 0); /* the stale worker's record did not land */
+    hq_event_free(ev);
+    hq_queue_close(q);
+    hq_clock_set_hook(NULL);
+}
+
+HQ_TEST(check_run_id_dead_letter_keeps_it_and_replay_clears_it)
+{
+    hq_queue *q = open_q(10);
+    uint64_t id;
+    CHECK_EQ(enq(q, 1, 1, "cr3", &id), 0);
+    struct hq_lease l;
+    struct hq_event *ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_record_check_run(q, &l, 31337), 0);
+    CHECK_EQ(hq_queue_dead_letter(q, &l, "HTTP 422: Validation Failed"), 0);
+    struct hq_event *d = NULL;
+    REQUIRE(hq_queue_get_dead(q, id, false, &d) == 0);
+    CHECK_EQ(d->check_run_id, 31337);
+    hq_event_free(d);
+    CHECK_EQ(hq_queue_replay(q, id, NULL), 0);
+    ev = lease(q, &l);
+    REQUIRE(ev != NULL);
+    CHECK_STR(ev->delivery, "cr3");
+    CHECK_EQ(ev->check_run_id, 0); /* a replay makes a new run */
+    hq_event_free(ev);
+    hq_queue_close(q);
+}
+
+HQ_TEST(check_run_id_import_dead_keeps_it)
+{
+    hq_queue *q = open_q(10);
+    struct hq_event in = {.repo_id = 4,
+                          .hook_id = 2,
+                          .received_at_ms = 1234,
+                          .repo_name = "o/r",
+                          .delivery = "imp-cr",
+                          .event = "push",
+                          .action = "",
+                          .check_desc = "",
+                          .history = "[]",
+                          .reason = "from elsewhere",
+                          .payload = "{}",
+                          .payload_len = 2,
+                          .check_run_id = 555,
+                          .dead_at_ms = 5678};
+    uint64_t id;
+    CHECK_EQ(hq_queue_import_dead(q, &in, &id), 0);
+    struct hq_event *d;
+    REQUIRE(hq_queue_get_dead(q, id, false, &d) == 0);
+    CHECK_EQ(d->check_run_id, 555);
+    hq_event_free(d);
+    hq_queue_close(q);
+}
+
 int main(int argc, char **argv)
 {
     return hqtest_main(argc, argv);

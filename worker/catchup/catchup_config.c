@@ -2,6 +2,7 @@
 #include "catchup_config.h"
 
 #include "ingest.h"
+#include "settings.h"
 
 #include <string.h>
 
@@ -34,7 +35,13 @@ int hq_catchup_config_load(struct hq_catchup_config *c, struct hq_cfgerr *err)
         return hq_cfgerr_set(err, "HOOKQ_CATCHUP_INTERVAL",
                              hq_env_str("HOOKQ_CATCHUP_INTERVAL", NULL),
                              "must be 0 (off) or at least 1s");
-    const char *v = hq_env_str("HOOKQ_EVENTS", INGEST_DEFAULT_EVENTS);
+    /* the receiver's default, which check runs widen */
+    enum hq_report report;
+    if ((rc = hq_settings_report(&report, err)) != 0)
+        return rc;
+    const char *v =
+        hq_env_str("HOOKQ_EVENTS", HQ_REPORT_HAS_CHECKS(report) ? INGEST_DEFAULT_EVENTS_CHECKS
+                                                                : INGEST_DEFAULT_EVENTS);
     rc = ingest_events_parse(v, &c->events, &c->all_events);
     if (rc == HQ_ECONFIG)
         rc =

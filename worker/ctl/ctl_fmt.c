@@ -310,6 +310,8 @@ cJSON *ctl_event_json(const struct hq_event *ev, bool dead)
     if (ok && ev->step >= HQ_STEP_CHECKED)
         ok = cJSON_AddStringToObject(o, "check_state", ctl_check_name(ev->check_state)) &&
              cJSON_AddStringToObject(o, "check_desc", ev->check_desc);
+    if (ok && ev->check_run_id != 0)
+        ok = ctl_json_add_u64(o, "check_run_id", ev->check_run_id);
     if (ok && dead)
         ok = cJSON_AddStringToObject(o, "reason", ev->reason) &&
              add_time(o, "dead_at", ev->dead_at_ms);

@@ -372,6 +372,8 @@ static void show_table(const struct ctl *c, const struct hq_event *ev, const cJS
         ctl_sanitize(a, sizeof(a), ev->check_desc, 0);
         printf("  %-14s %s: %s\n", "check", ctl_check_name(ev->check_state), a);
     }
+    if (ev->check_run_id != 0)
+        printf("  %-14s %" PRIu64 "\n", "check run", ev->check_run_id);
     ctl_sanitize(a, sizeof(a), ev->reason, 0);
     printf("  %-14s %s\n", "reason", a);
     printf("history (%d)\n", cJSON_GetArraySize(hist));

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "gh_answer.h"
 #include "github_http.h"
+#include "github_int.h"
 #include "github_opts.h"
 #include "install_map.h"
 #include "jwt.h"
@@ -216,13 +217,9 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
-/*
- * One call with an installation (or personal) token, with the client's own
- * handling of 401, young tokens and rate-limit bookkeeping (github.h).
- * Returns 0 with *res, or a negative local error.
- */
-static int call_with_token(hq_github *gh, uint64_t inst, const char *route, const char *url,
-                           const char *body, struct hq_gh_result *res)
+int hq_github_call(hq_github *gh, uint64_t inst, const char *route, const char *method,
+                   unsigned http_flags, const char *url, const char *body, hq_github_parse_fn parse,
+                   void *parse_arg, struct hq_gh_result *res)
 {
     struct hq_token tok = {0};
     struct hq_github_http_response r = {0};
@@ -235,11 +232,15 @@ static int call_with_token(hq_github *gh, uint64_t inst, const char *route, cons
         rc = get_token(gh, inst, &tok, res);
         if (rc < 0 || tok.value == NULL)
             goto out; /* res holds why no token came */
-        rc = perform(gh, route, url, tok.value, body, &r);
+        rc = hq_github_http_perform_method(gh->http, method, http_flags, url, tok.value, body, &r);
         if (rc < 0)
             goto out;
-        bool malformed =
-            is_2xx(&r) && !hq_gh_answer_is_object(hq_dynbuf_str(&r.body), hq_dynbuf_len(&r.body));
+        if (r.sent)
+            count_request(gh, route, &r);
+        const char *ab = hq_dynbuf_str(&r.body);
+        size_t al = hq_dynbuf_len(&r.body);
+        bool malformed = is_2xx(&r) && (parse != NULL ? parse(ab, al, parse_arg) != 0
+                                                      : !hq_gh_answer_is_object(ab, al));
         enum hq_retry_kind kind = classify(gh, inst, &r, malformed, route, res);
         uint64_t reset_s = 0;
         if (res->ratelimit_remaining >= 0 && r.rl_reset[0] != '\0' &&
@@ -325,25 +326,16 @@ out:
     return rc;
 }
 
-int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t installation_id,
-                          const char *sha, const char *state, const char *context,
-                          const char *description, const char *target_url, struct hq_gh_result *res)
+int hq_github_begin(hq_github *gh, const char *repo_full_name, uint64_t installation_id,
+                    const char *sha, bool paced, uint64_t *inst_out, struct hq_gh_result *res)
 {
-    static const char *const states[] = {"error", "failure", "pending", "success"};
-    char url[HQ_GH_URL_MAX];
-    char *body = NULL;
     int64_t retry_at = 0;
     uint64_t inst = 0;
     int rc = 0;
 
-    if (gh == NULL || repo_full_name == NULL || sha == NULL || state == NULL || context == NULL ||
-        context[0] == '\0' || res == NULL)
-        return -EINVAL;
-    bool known = false;
-    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-        known = known || strcmp(state, states[i]) == 0;
-    if (!known)
-        return -EINVAL;
+    memset(res, 0, sizeof(*res));
+    res->ratelimit_remaining = -1;
+    res->outcome = HQ_GH_OK;
     if (!hq_gh_valid_repo(repo_full_name)) {
         permanent(res, 0, "invalid repository name");
         return 0;
@@ -357,25 +349,49 @@ int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t in
         if (inst == 0) {
             rc = hq_github_installation_id(gh, repo_full_name, &inst, res);
             if (rc < 0 || res->outcome != HQ_GH_OK)
-                goto out;
+                return rc;
         }
     }
+    *inst_out = inst;
+    if (!paced)
+        return 0;
     rc = hq_pacing_acquire(gh->pacing, inst, true, hq_now_ms(), &retry_at);
-    if (rc < 0)
+    if (rc < 0 || retry_at == 0)
+        return rc;
+    memset(res, 0, sizeof(*res));
+    res->outcome = HQ_GH_WAIT;
+    res->retry_at_ms = retry_at;
+    res->ratelimit_remaining = -1;
+    int n = snprintf(res->reason, sizeof(res->reason),
+                     "paced: installation %" PRIu64 " may post again in %lld ms", inst,
+                     (long long)(retry_at - hq_now_ms()));
+    if (n < 0)
+        res->reason[0] = '\0';
+    atomic_fetch_add(&gh->st_paced, 1);
+    return 0;
+}
+
+int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t installation_id,
+                          const char *sha, const char *state, const char *context,
+                          const char *description, const char *target_url, struct hq_gh_result *res)
+{
+    static const char *const states[] = {"error", "failure", "pending", "success"};
+    char url[HQ_GH_URL_MAX];
+    char *body = NULL;
+    uint64_t inst = 0;
+    int rc = 0;
+
+    if (gh == NULL || repo_full_name == NULL || sha == NULL || state == NULL || context == NULL ||
+        context[0] == '\0' || res == NULL)
+        return -EINVAL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        known = known || strcmp(state, states[i]) == 0;
+    if (!known)
+        return -EINVAL;
+    rc = hq_github_begin(gh, repo_full_name, installation_id, sha, true, &inst, res);
+    if (rc < 0 || res->outcome != HQ_GH_OK)
         goto out;
-    if (retry_at != 0) {
-        memset(res, 0, sizeof(*res));
-        res->outcome = HQ_GH_WAIT;
-        res->retry_at_ms = retry_at;
-        res->ratelimit_remaining = -1;
-        int n = snprintf(res->reason, sizeof(res->reason),
-                         "paced: installation %" PRIu64 " may post again in %lld ms", inst,
-                         (long long)(retry_at - hq_now_ms()));
-        if (n < 0)
-            res->reason[0] = '\0';
-        atomic_fetch_add(&gh->st_paced, 1);
-        goto out;
-    }
     int n = snprintf(url, sizeof(url), "%s/repos/%s/statuses/%s", gh->api, repo_full_name, sha);
     if (n < 0 || (size_t)n >= sizeof(url)) {
         rc = HQ_ETOOBIG;
@@ -386,7 +402,7 @@ int hq_github_post_status(hq_github *gh, const char *repo_full_name, uint64_t in
         rc = -ENOMEM;
         goto out;
     }
-    rc = call_with_token(gh, inst, "statuses", url, body, res);
+    rc = hq_github_call(gh, inst, "statuses", NULL, 0, url, body, NULL, NULL, res);
 out:
     cJSON_free(body);
     return rc;

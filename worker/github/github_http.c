@@ -178,6 +178,13 @@ static void copy_msg(char *dst, size_t cap, const char *src)
 int hq_github_http_perform(hq_github_http *h, const char *url, const char *credential,
                            const char *body, struct hq_github_http_response *r)
 {
+    return hq_github_http_perform_method(h, NULL, 0, url, credential, body, r);
+}
+
+int hq_github_http_perform_method(hq_github_http *h, const char *method, unsigned flags,
+                                  const char *url, const char *credential, const char *body,
+                                  struct hq_github_http_response *r)
+{
     struct easy *e = NULL;
     struct curl_slist *hdrs = NULL, *l;
     char *auth = NULL;
@@ -238,6 +245,10 @@ int hq_github_http_perform(hq_github_http *h, const char *url, const char *crede
     } else {
         SETOPT(c, CURLOPT_HTTPGET, 1L);
     }
+    if (method != NULL)
+        SETOPT(c, CURLOPT_CUSTOMREQUEST, method);
+    if ((flags & HQ_GITHUB_HTTP_FRESH) != 0)
+        SETOPT(c, CURLOPT_FRESH_CONNECT, 1L);
     r->sent = true;
     CURLcode cc = curl_easy_perform(c);
     if (cc == CURLE_OK) {

@@ -88,6 +88,17 @@ void hq_github_http_destroy(hq_github_http *h);
 HQ_WUR int hq_github_http_perform(hq_github_http *h, const char *url, const char *credential,
                                   const char *body, struct hq_github_http_response *r);
 
+/* On a connection of its own, never a kept one: libcurl sends a request
+ * again by itself when a reused connection dies before any answer, which
+ * would repeat a create whose first copy GitHub stored (a lost answer). */
+#define HQ_GITHUB_HTTP_FRESH 1u
+
+/* The same with another method than GET/POST: method "PATCH" (say) with
+ * body; NULL is hq_github_http_perform's choice. flags: HQ_GITHUB_HTTP_*. */
+HQ_WUR int hq_github_http_perform_method(hq_github_http *h, const char *method, unsigned flags,
+                                         const char *url, const char *credential, const char *body,
+                                         struct hq_github_http_response *r);
+
 /*
  * Takes one header line of an answer as libcurl hands it over (n bytes, not
  * NUL-terminated, with its CRLF): keeps the trimmed value of retry-after,
