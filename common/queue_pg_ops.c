@@ -1,0 +1,685 @@
+/*
+ * queue_pg_ops: the worker-side and receiver-side writes of the PostgreSQL
+ * queue: enqueue (group-committed), lease, renew, steps, complete, retry,
+ * dead letter. Each runs as one transaction (pg_tx) that locks the
+ * repository's row first and checks the lease's token before it writes.
+ */
+#include "queue_pg_int.h"
+#include "clock.h"
+#include "envelope.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pg_repo {
+    int64_t count;
+    bool leased;
+    uint64_t token;
+    int64_t expires;
+    char owner[HQ_MAX_OWNER_LEN + 1];
+};
+
+/* Locks the repository's row; HQ_ENOTFOUND when it has none. */
+static int repo_lock(PGconn *c, uint64_t repo_id, struct pg_repo *r)
+{
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)repo_id);
+    int rc = pg_exec(c,
+                     "SELECT count, lease_token, lease_expires, coalesce(lease_owner, ''), "
+                     "lease_token IS NOT NULL FROM hq_repo WHERE repo_id = $1 FOR UPDATE",
+                     &p, &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return HQ_ENOTFOUND;
+    }
+    r->count = pg_i64(res, 0, 0);
+    r->token = (uint64_t)pg_i64(res, 0, 1);
+    r->expires = pg_i64(res, 0, 2);
+    snprintf(r->owner, sizeof(r->owner), "%s", PQgetvalue(res, 0, 3));
+    r->leased = PQgetvalue(res, 0, 4)[0] == 't';
+    PQclear(res);
+    return 0;
+}
+
+/* The repository's head event (its state merged), with its payload if asked. */
+static int head_get(PGconn *c, uint64_t repo_id, bool with_payload, struct hq_event **ev)
+{
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)repo_id);
+    int rc = pg_exec(
+        c,
+        with_payload
+            ? "SELECT " PG_EV_COLS("e.payload") " FROM " PG_EV_FROM
+                                                " WHERE e.repo_id = $1 ORDER BY e.pos LIMIT 1"
+            : "SELECT " PG_EV_COLS("NULL") " FROM " PG_EV_FROM
+                                           " WHERE e.repo_id = $1 ORDER BY e.pos LIMIT 1",
+        &p, &res);
+    if (rc != 0)
+        return rc;
+    rc = PQntuples(res) == 0 ? HQ_ECORRUPT : pg_ev_from_row(res, 0, ev);
+    PQclear(res);
+    return rc;
+}
+
+/* Writes the head's mutable state (hq_head). */
+static int head_put(PGconn *c, const struct hq_event *ev)
+{
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)ev->id);
+    pp_i64(&p, ev->not_before_ms);
+    pp_i64(&p, ev->attempts);
+    pp_i64(&p, ev->step);
+    pp_i64(&p, ev->check_state);
+    pp_i64(&p, (int64_t)ev->check_run_id);
+    pp_str(&p, ev->check_desc);
+    pp_str(&p, ev->history);
+    return pg_run(c,
+                  "INSERT INTO hq_head (event_id, not_before, attempts, step, check_state, "
+                  "check_run_id, check_desc, history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                  "ON CONFLICT (event_id) DO UPDATE SET not_before = excluded.not_before, "
+                  "attempts = excluded.attempts, step = excluded.step, "
+                  "check_state = excluded.check_state, check_run_id = excluded.check_run_id, "
+                  "check_desc = excluded.check_desc, history = excluded.history",
+                  &p);
+}
+
+static int64_t ready_time(const struct hq_event *ev, int64_t now)
+{
+    return ev->not_before_ms > now ? ev->not_before_ms : now;
+}
+
+/* Ends any lease; the repository joins the ready line at t if it has
+ * events (count), else leaves it. */
+static int repo_requeue(PGconn *c, uint64_t repo_id, int64_t count, int64_t t)
+{
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)repo_id);
+    pp_i64(&p, count);
+    pp_i64(&p, t);
+    return pg_run(c,
+                  "UPDATE hq_repo SET count = $2, ready_at = CASE WHEN $2::bigint > 0 THEN "
+                  "$3::bigint END, lease_owner = NULL, lease_token = NULL, lease_expires = NULL "
+                  "WHERE repo_id = $1",
+                  &p);
+}
+
+static int event_del(PGconn *c, uint64_t id)
+{
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)id);
+    int rc = pg_run(c, "DELETE FROM hq_head WHERE event_id = $1", &p);
+    return rc != 0 ? rc : pg_run(c, "DELETE FROM hq_event WHERE id = $1", &p);
+}
+
+/* The head (already deleted) leaves: the repository goes on with its next
+ * event at the back of the ready line, or leaves it. */
+static int pop_head(PGconn *c, uint64_t repo_id, int64_t count, int64_t now, bool *more)
+{
+    int64_t t = now;
+    if (--count > 0) {
+        struct hq_event *next = NULL;
+        int rc = head_get(c, repo_id, false, &next);
+        if (rc != 0)
+            return rc;
+        t = ready_time(next, now);
+        hq_event_free(next);
+        if (more != NULL)
+            *more = true;
+    }
+    return repo_requeue(c, repo_id, count, t);
+}
+
+/* Moves the head ev (state as given) to the dead letters with reason. */
+static int head_to_dead(PGconn *c, const struct hq_event *ev, const char *reason, int64_t now)
+{
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)ev->id);
+    pp_i64(&p, ev->not_before_ms);
+    pp_i64(&p, ev->attempts);
+    pp_i64(&p, ev->step);
+    pp_i64(&p, ev->check_state);
+    pp_i64(&p, (int64_t)ev->check_run_id);
+    pp_str(&p, ev->check_desc);
+    pp_str(&p, ev->history);
+    pp_i64(&p, now);
+    pp_str(&p, reason);
+    int rc = pg_run(c,
+                    "INSERT INTO hq_dead (id, repo_id, hook_id, installation_id, received_at, "
+                    "not_before, attempts, step, check_state, check_run_id, repo_name, delivery, "
+                    "event, action, check_desc, history, dead_at, reason, payload) "
+                    "SELECT id, repo_id, hook_id, installation_id, received_at, $2, $3, $4, $5, "
+                    "$6, repo_name, delivery, event, action, $7, $8, $9, $10, payload "
+                    "FROM hq_event WHERE id = $1",
+                    &p);
+    if (rc == 0)
+        rc = event_del(c, ev->id);
+    if (rc == 0)
+        rc = pg_counter_add(c, "dead_total", 1);
+    return rc;
+}
+
+static int notify(PGconn *c)
+{
+    return pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL);
+}
+
+/* ---- enqueue: group commit ---- */
+
+static int enqueue_item(pg_queue *q, PGconn *c, struct hq_enqueue *it, int64_t now)
+{
+    struct pg_params p;
+    PGresult *res;
+    int64_t received = it->received_at_ms ? it->received_at_ms : now;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)it->hook_id);
+    pp_str(&p, it->delivery);
+    pp_i64(&p, received);
+    int rc = pg_exec(c,
+                     "INSERT INTO hq_dedup (hook_id, delivery, at_ms, event_id) VALUES ($1, $2, "
+                     "$3, nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id",
+                     &p, &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        pp_init(&p);
+        pp_i64(&p, (int64_t)it->hook_id);
+        pp_str(&p, it->delivery);
+        if ((rc = pg_exec(c, "SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND delivery = $2",
+                          &p, &res)) != 0)
+            return rc;
+        it->result = HQ_EDUPLICATE;
+        it->id = PQntuples(res) > 0 ? (uint64_t)pg_i64(res, 0, 0) : 0;
+        PQclear(res);
+        return 0;
+    }
+    struct hq_event ev = {0};
+    ev.id = (uint64_t)pg_i64(res, 0, 0);
+    PQclear(res);
+    ev.repo_id = it->repo_id;
+    ev.hook_id = it->hook_id;
+    ev.installation_id = it->installation_id;
+    ev.received_at_ms = received;
+    ev.repo_name = (char *)it->repo_name;
+    ev.delivery = (char *)it->delivery;
+    ev.event = (char *)it->event;
+    ev.action = (char *)(it->action ? it->action : "");
+    ev.check_desc = "";
+    ev.payload = (char *)it->payload;
+    ev.payload_len = it->payload_len;
+    if (it->note != NULL && (rc = hq_event_history_append(&ev, now, it->note)) != 0)
+        return rc;
+    rc = pg_append_event(c, &ev, now);
+    free(ev.history);
+    if (rc == 0)
+        it->id = ev.id;
+    (void)q;
+    return rc;
+}
+
+static int batch_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct pg_gop *ops = arg;
+    int64_t now = hq_now_ms();
+    size_t n = 0, k = 0;
+    for (struct pg_gop *o = ops; o != NULL; o = o->next)
+        n += o->n;
+    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (ids == NULL)
+        return -ENOMEM;
+    for (struct pg_gop *o = ops; o != NULL; o = o->next)
+        for (size_t i = 0; i < o->n; i++)
+            if (o->items[i].result == 0)
+                ids[k++] = o->items[i].repo_id;
+    int rc = pg_lock_repos(c, ids, k);
+    free(ids);
+    if (rc != 0)
+        return rc;
+    int64_t accepted = 0, dups = 0;
+    for (struct pg_gop *o = ops; o != NULL; o = o->next) {
+        for (size_t i = 0; i < o->n; i++) {
+            struct hq_enqueue *it = &o->items[i];
+            if (it->result != 0)
+                continue;
+            if ((rc = enqueue_item(q, c, it, now)) != 0)
+                return rc;
+            if (it->result == HQ_EDUPLICATE)
+                dups++;
+            else
+                accepted++;
+        }
+    }
+    if (accepted > 0 && (rc = pg_counter_add(c, "enqueued_total", accepted)) != 0)
+        return rc;
+    if (dups > 0 && (rc = pg_counter_add(c, "duplicates_total", dups)) != 0)
+        return rc;
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, now - q->opts.dedup_window_ms);
+    pp_i64(&p, HQ_PG_DEDUP_PRUNE);
+    if ((rc = pg_run(c,
+                     "DELETE FROM hq_dedup WHERE (hook_id, delivery) IN (SELECT hook_id, delivery "
+                     "FROM hq_dedup WHERE at_ms < $1 ORDER BY at_ms LIMIT $2 FOR UPDATE SKIP "
+                     "LOCKED)",
+                     &p)) != 0)
+        return rc;
+    return accepted > 0 ? notify(c) : 0;
+}
+
+/* Resets the results a failed transaction may have set. */
+static void batch_undo(struct pg_gop *ops)
+{
+    for (struct pg_gop *o = ops; o != NULL; o = o->next)
+        for (size_t i = 0; i < o->n; i++)
+            if (o->items[i].result == HQ_EDUPLICATE || o->items[i].id != 0) {
+                o->items[i].result = 0;
+                o->items[i].id = 0;
+            }
+}
+
+int pgq_enqueue(void *h, struct hq_enqueue *items, size_t n)
+{
+    pg_queue *q = h;
+    struct pg_gop me = {.items = items, .n = n};
+    pthread_mutex_lock(&q->gmu);
+    *q->gtail = &me;
+    q->gtail = &me.next;
+    while (!me.done) {
+        if (q->gleader) {
+            pthread_cond_wait(&q->gcv, &q->gmu);
+            continue;
+        }
+        /* Lead: take up to HQ_PG_BATCH_MAX waiting calls into one commit. */
+        q->gleader = true;
+        struct pg_gop *batch = q->gpending, *last = batch;
+        for (int i = 1; i < HQ_PG_BATCH_MAX && last->next != NULL; i++)
+            last = last->next;
+        q->gpending = last->next;
+        if (q->gpending == NULL)
+            q->gtail = &q->gpending;
+        last->next = NULL;
+        pthread_mutex_unlock(&q->gmu);
+        int rc = pg_tx(q, true, false, batch_fn, batch);
+        if (rc != 0)
+            batch_undo(batch);
+        else
+            pg_wake_local(q);
+        pthread_mutex_lock(&q->gmu);
+        for (struct pg_gop *o = batch, *nx; o != NULL; o = nx) {
+            nx = o->next;
+            o->rc = rc;
+            o->done = true;
+        }
+        q->gleader = false;
+        pthread_cond_broadcast(&q->gcv);
+    }
+    pthread_mutex_unlock(&q->gmu);
+    return me.rc;
+}
+
+/* ---- lease ---- */
+
+/* An expired lease (row locked): count the attempt, maybe dead-letter. */
+static int reclaim(pg_queue *q, PGconn *c, uint64_t repo_id, int64_t now)
+{
+    struct pg_repo r;
+    struct hq_event *ev = NULL;
+    int rc = repo_lock(c, repo_id, &r);
+    if (rc != 0)
+        return rc == HQ_ENOTFOUND ? HQ_ECORRUPT : rc;
+    if ((rc = head_get(c, repo_id, false, &ev)) != 0)
+        return rc;
+    ev->attempts++;
+    char why[256];
+    snprintf(why, sizeof(why), "lease of %.128s expired", r.owner);
+    if ((rc = hq_event_history_append(ev, now, why)) != 0)
+        goto out;
+    if (q->opts.max_attempts > 0 && ev->attempts >= q->opts.max_attempts) {
+        char reason[320];
+        snprintf(reason, sizeof(reason), "%s; %u attempts failed", why, ev->attempts);
+        if ((rc = head_to_dead(c, ev, reason, now)) != 0)
+            goto out;
+        rc = pop_head(c, repo_id, r.count, now, NULL);
+    } else {
+        if ((rc = head_put(c, ev)) != 0)
+            goto out;
+        rc = repo_requeue(c, repo_id, r.count, ready_time(ev, now));
+    }
+out:
+    hq_event_free(ev);
+    return rc;
+}
+
+struct lease_args {
+    const char *owner;
+    int64_t lease_ms;
+    struct hq_lease *lease;
+    struct hq_event *ev;
+    int64_t next_ready_ms;
+    bool wakes;
+};
+
+/* The first row of a one-column probe, or HQ_ENOTFOUND. */
+static int probe(PGconn *c, const char *sql, int64_t now, int64_t *v)
+{
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_i64(&p, now);
+    int rc = pg_exec(c, sql, &p, &res);
+    if (rc != 0)
+        return rc;
+    rc = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? 0 : HQ_ENOTFOUND;
+    if (rc == 0)
+        *v = pg_i64(res, 0, 0);
+    PQclear(res);
+    return rc;
+}
+
+static int lease_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct lease_args *a = arg;
+    int64_t now = hq_now_ms(), v;
+    int rc;
+    for (int i = 0; i < HQ_PG_RECLAIM_PER_LEASE; i++) {
+        rc = probe(c,
+                   "SELECT repo_id FROM hq_repo WHERE lease_expires <= $1 ORDER BY lease_expires "
+                   "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                   now, &v);
+        if (rc == HQ_ENOTFOUND)
+            break;
+        if (rc != 0 || (rc = reclaim(q, c, (uint64_t)v, now)) != 0)
+            return rc;
+        a->wakes = true;
+    }
+    rc = probe(c,
+               "SELECT repo_id FROM hq_repo WHERE ready_at <= $1 ORDER BY ready_at, repo_id "
+               "LIMIT 1 FOR UPDATE SKIP LOCKED",
+               now, &v);
+    if (rc == HQ_ENOTFOUND) {
+        int64_t next = INT64_MAX, t;
+        if (probe(c,
+                  "SELECT ready_at FROM hq_repo WHERE ready_at IS NOT NULL AND $1::bigint IS NOT "
+                  "NULL ORDER BY ready_at LIMIT 1",
+                  now, &t) == 0)
+            next = t;
+        if (probe(c,
+                  "SELECT lease_expires FROM hq_repo WHERE lease_expires IS NOT NULL AND "
+                  "$1::bigint IS NOT NULL ORDER BY lease_expires LIMIT 1",
+                  now, &t) == 0 &&
+            t < next)
+            next = t;
+        a->next_ready_ms = next;
+        return a->wakes ? (notify(c) != 0 ? HQ_ESTORAGE : HQ_ENOTREADY) : HQ_ENOTREADY;
+    }
+    if (rc != 0)
+        return rc;
+    uint64_t repo_id = (uint64_t)v;
+    struct hq_event *ev = NULL;
+    if ((rc = head_get(c, repo_id, true, &ev)) != 0)
+        return rc;
+    int64_t token = 0;
+    if ((rc = probe(c, "SELECT nextval('hq_lease_token_seq') + 0 * $1", now, &token)) != 0)
+        goto fail;
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)repo_id);
+    pp_str(&p, a->owner);
+    pp_i64(&p, token);
+    pp_i64(&p, now + a->lease_ms);
+    if ((rc = pg_run(c,
+                     "UPDATE hq_repo SET ready_at = NULL, lease_owner = $2, lease_token = $3, "
+                     "lease_expires = $4 WHERE repo_id = $1",
+                     &p)) != 0)
+        goto fail;
+    if (a->wakes && (rc = notify(c)) != 0)
+        goto fail;
+    a->lease->repo_id = repo_id;
+    a->lease->event_id = ev->id;
+    a->lease->token = (uint64_t)token;
+    a->lease->expires_ms = now + a->lease_ms;
+    a->ev = ev;
+    return 0;
+fail:
+    hq_event_free(ev);
+    return rc;
+}
+
+int pgq_lease(void *h, const char *owner, int64_t lease_ms, struct hq_lease *lease,
+              struct hq_event **ev, int64_t *next_ready_ms)
+{
+    pg_queue *q = h;
+    struct lease_args a = {owner, lease_ms, lease, NULL, INT64_MAX, false};
+    int rc = pg_tx(q, true, false, lease_fn, &a);
+    if (next_ready_ms != NULL)
+        *next_ready_ms = a.next_ready_ms;
+    if (rc != 0) {
+        hq_event_free(a.ev); /* the commit may have failed after lease_fn */
+        return rc;
+    }
+    if (a.wakes)
+        pg_wake_local(q);
+    *ev = a.ev;
+    return 0;
+}
+
+/* ---- fenced writes of the lease holder ---- */
+
+static int lease_check(PGconn *c, const struct hq_lease *lease, struct pg_repo *r)
+{
+    int rc = repo_lock(c, lease->repo_id, r);
+    if (rc == HQ_ENOTFOUND)
+        return HQ_ELEASELOST;
+    if (rc != 0)
+        return rc;
+    return r->leased && r->token == lease->token ? 0 : HQ_ELEASELOST;
+}
+
+static int leased_head(PGconn *c, const struct hq_lease *lease, struct pg_repo *r,
+                       struct hq_event **ev)
+{
+    int rc = lease_check(c, lease, r);
+    if (rc != 0)
+        return rc;
+    if ((rc = head_get(c, lease->repo_id, false, ev)) != 0)
+        return rc;
+    if ((*ev)->id != lease->event_id) {
+        hq_event_free(*ev);
+        *ev = NULL;
+        return HQ_ELEASELOST;
+    }
+    return 0;
+}
+
+struct renew_args {
+    struct hq_lease lease;
+    int64_t lease_ms;
+};
+
+static int renew_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct renew_args *a = arg;
+    struct pg_repo r;
+    (void)q;
+    int rc = lease_check(c, &a->lease, &r);
+    if (rc != 0)
+        return rc;
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)a->lease.repo_id);
+    pp_i64(&p, hq_now_ms() + a->lease_ms);
+    a->lease.expires_ms = hq_now_ms() + a->lease_ms;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)a->lease.repo_id);
+    pp_i64(&p, a->lease.expires_ms);
+    return pg_run(c, "UPDATE hq_repo SET lease_expires = $2 WHERE repo_id = $1", &p);
+}
+
+int pgq_renew(void *h, struct hq_lease *lease, int64_t lease_ms)
+{
+    struct renew_args a = {*lease, lease_ms};
+    int rc = pg_tx(h, true, false, renew_fn, &a);
+    if (rc == 0)
+        *lease = a.lease;
+    return rc;
+}
+
+struct step_args {
+    const struct hq_lease *lease;
+    enum hq_step step;
+    enum hq_check_state state;
+    const char *desc;
+    uint64_t check_run_id; /* nonzero: record_check_run */
+};
+
+static int step_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct step_args *a = arg;
+    struct pg_repo r;
+    struct hq_event *ev = NULL;
+    (void)q;
+    int rc = leased_head(c, a->lease, &r, &ev);
+    if (rc != 0)
+        return rc;
+    if (a->check_run_id != 0) {
+        ev->check_run_id = a->check_run_id;
+    } else {
+        if (a->step < ev->step)
+            goto out; /* steps only go forward: a late record is a no-op */
+        ev->step = a->step;
+        if (a->step == HQ_STEP_CHECKED) {
+            ev->check_state = a->state;
+            free(ev->check_desc);
+            if ((ev->check_desc = strdup(a->desc)) == NULL) {
+                rc = -ENOMEM;
+                goto out;
+            }
+        }
+    }
+    rc = head_put(c, ev);
+out:
+    hq_event_free(ev);
+    return rc;
+}
+
+int pgq_record_step(void *h, const struct hq_lease *lease, enum hq_step step,
+                    enum hq_check_state check_state, const char *check_desc)
+{
+    struct step_args a = {lease, step, check_state, check_desc, 0};
+    return pg_tx(h, true, false, step_fn, &a);
+}
+
+int pgq_record_check_run(void *h, const struct hq_lease *lease, uint64_t check_run_id)
+{
+    struct step_args a = {lease, HQ_STEP_NEW, HQ_CHECK_NONE, "", check_run_id};
+    return pg_tx(h, true, false, step_fn, &a);
+}
+
+struct finish_args {
+    const struct hq_lease *lease;
+    const char *reason; /* NULL: complete */
+    bool wakes;
+};
+
+static int finish_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct finish_args *a = arg;
+    struct pg_repo r;
+    struct hq_event *ev = NULL;
+    int64_t now = hq_now_ms();
+    (void)q;
+    int rc = leased_head(c, a->lease, &r, &ev);
+    if (rc != 0)
+        return rc;
+    if (a->reason != NULL) {
+        ev->attempts++; /* the attempt that ends here failed too */
+        if ((rc = hq_event_history_append(ev, now, a->reason)) != 0 ||
+            (rc = head_to_dead(c, ev, a->reason, now)) != 0)
+            goto out;
+    } else {
+        if ((rc = event_del(c, ev->id)) != 0 || (rc = pg_counter_add(c, "done_total", 1)) != 0)
+            goto out;
+    }
+    if ((rc = pop_head(c, a->lease->repo_id, r.count, now, &a->wakes)) != 0)
+        goto out;
+    if (a->wakes)
+        rc = notify(c);
+out:
+    hq_event_free(ev);
+    return rc;
+}
+
+int pgq_complete(void *h, const struct hq_lease *lease)
+{
+    struct finish_args a = {lease, NULL, false};
+    int rc = pg_tx(h, true, false, finish_fn, &a);
+    if (rc == 0 && a.wakes)
+        pg_wake_local(h);
+    return rc;
+}
+
+int pgq_dead_letter(void *h, const struct hq_lease *lease, const char *reason)
+{
+    struct finish_args a = {lease, reason, false};
+    int rc = pg_tx(h, true, false, finish_fn, &a);
+    if (rc == 0 && a.wakes)
+        pg_wake_local(h);
+    return rc;
+}
+
+struct retry_args {
+    const struct hq_lease *lease;
+    int64_t not_before;
+    bool count;
+    const char *error;
+    enum hq_step reached;
+};
+
+static int retry_fn(pg_queue *q, PGconn *c, void *arg)
+{
+    struct retry_args *a = arg;
+    struct pg_repo r;
+    struct hq_event *ev = NULL;
+    int64_t now = hq_now_ms();
+    (void)q;
+    int rc = leased_head(c, a->lease, &r, &ev);
+    if (rc != 0)
+        return rc;
+    ev->not_before_ms = a->not_before;
+    if (a->reached > ev->step)
+        ev->step = a->reached;
+    if (a->count) {
+        ev->attempts++;
+        if ((rc = hq_event_history_append(ev, now, a->error)) != 0)
+            goto out;
+    }
+    if ((rc = head_put(c, ev)) != 0 ||
+        (rc = repo_requeue(c, a->lease->repo_id, r.count, ready_time(ev, now))) != 0)
+        goto out;
+    rc = notify(c);
+out:
+    hq_event_free(ev);
+    return rc;
+}
+
+int pgq_retry(void *h, const struct hq_lease *lease, int64_t not_before_ms, bool count_attempt,
+              const char *error, enum hq_step reached)
+{
+    struct retry_args a = {lease, not_before_ms, count_attempt, error, reached};
+    int rc = pg_tx(h, true, false, retry_fn, &a);
+    if (rc == 0)
+        pg_wake_local(h);
+    return rc;
+}
