@@ -125,7 +125,14 @@ static void conn_put(struct pg_conn *k)
 
 int pg_tx(pg_queue *q, bool write, bool snapshot, pg_txfn fn, void *arg)
 {
+    return pg_tx_ops(q, write, snapshot, 1, fn, arg);
+}
+
+int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn, void *arg)
+{
     struct pg_conn *k;
+    if (write && q->opts.read_only)
+        return -EROFS;
     int64_t t0 = hq_mono_ms();
     int rc = conn_get(q, &k);
     if (rc != 0)
@@ -154,7 +161,7 @@ stats:
     if (write) {
         pthread_mutex_lock(&q->smu);
         q->cstats.commits++;
-        q->cstats.ops++;
+        q->cstats.ops += nops;
         if (rc != 0 && rc != HQ_ENOTREADY && rc != HQ_ELEASELOST && rc != HQ_ENOTFOUND &&
             rc != HQ_EDUPLICATE)
             q->cstats.failures++;
@@ -224,11 +231,15 @@ static void *listen_main(void *arg)
 static int schema_version(PGconn *c, int *version)
 {
     PGresult *r;
-    int rc = pg_exec(c,
-                     "SELECT CASE WHEN to_regclass('hq_schema') IS NULL THEN 0 "
-                     "ELSE (SELECT coalesce(max(version), 0) FROM hq_schema) END",
-                     NULL, &r);
+    int rc = pg_exec(c, "SELECT to_regclass('hq_schema') IS NOT NULL", NULL, &r);
     if (rc != 0)
+        return rc;
+    bool exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    *version = 0;
+    if (!exists)
+        return 0;
+    if ((rc = pg_exec(c, "SELECT coalesce(max(version), 0) FROM hq_schema", NULL, &r)) != 0)
         return rc;
     *version = (int)pg_i64(r, 0, 0);
     PQclear(r);

@@ -96,6 +96,9 @@ typedef int (*pg_txfn)(pg_queue *q, PGconn *c, void *arg);
  * commit figures and passed through the commit hook; snapshot: a
  * repeatable-read read-only transaction (listings). */
 int pg_tx(pg_queue *q, bool write, bool snapshot, pg_txfn fn, void *arg);
+/* pg_tx of a transaction carrying nops operations (the group commit);
+ * -EROFS for a write on a read_only queue. */
+int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn, void *arg);
 /* Bumps the wake sequence of this process and wakes its waiters. */
 void pg_wake_local(pg_queue *q);
 /* A libpq connection failure text -> hq code (-EACCES, -ENOENT, HQ_ESTORAGE). */

@@ -304,14 +304,15 @@ int pgq_enqueue(void *h, struct hq_enqueue *items, size_t n)
         /* Lead: take up to HQ_PG_BATCH_MAX waiting calls into one commit. */
         q->gleader = true;
         struct pg_gop *batch = q->gpending, *last = batch;
-        for (int i = 1; i < HQ_PG_BATCH_MAX && last->next != NULL; i++)
+        uint64_t nops = 1;
+        for (; nops < HQ_PG_BATCH_MAX && last->next != NULL; nops++)
             last = last->next;
         q->gpending = last->next;
         if (q->gpending == NULL)
             q->gtail = &q->gpending;
         last->next = NULL;
         pthread_mutex_unlock(&q->gmu);
-        int rc = pg_tx(q, true, false, batch_fn, batch);
+        int rc = pg_tx_ops(q, true, false, nops, batch_fn, batch);
         if (rc != 0)
             batch_undo(batch);
         else
@@ -431,7 +432,7 @@ static int lease_fn(pg_queue *q, PGconn *c, void *arg)
     if ((rc = head_get(c, repo_id, true, &ev)) != 0)
         return rc;
     int64_t token = 0;
-    if ((rc = probe(c, "SELECT nextval('hq_lease_token_seq') + 0 * $1", now, &token)) != 0)
+    if ((rc = probe(c, "SELECT nextval('hq_lease_token_seq') + 0 * $1::bigint", now, &token)) != 0)
         goto fail;
     struct pg_params p;
     pp_init(&p);

@@ -5,13 +5,15 @@
  *
  * HOOKQ_TEST_QUEUE names the backend under test (lmdb when unset); a backend
  * this build does not have skips the case. tests/CMakeLists.txt runs each
- * program once per backend.
+ * program once per backend. For postgresql each case gets a database of its
+ * own in the tests' cluster (pgtest.h; SKIP without HOOKQ_TEST_PG_DIR).
  */
 #ifndef HQ_QUEUE_CASE_H
 #define HQ_QUEUE_CASE_H
 
 #include "clock.h"
 #include "hqtest.h"
+#include "pgtest.h"
 #include "queue.h"
 
 #include <stdint.h>
@@ -31,6 +33,10 @@ static inline void case_opts(struct hq_queue_opts *o)
     hq_queue_opts_default(o);
     if (be == NULL || be[0] == '\0' || strcmp(be, "lmdb") == 0) {
         o->db = hqtest_dir(); /* a directory of its own */
+        return;
+    }
+    if (strcmp(be, "postgresql") == 0) {
+        o->db = pgtest_case_db(); /* CREATE DATABASE of its own */
         return;
     }
     SKIP("HOOKQ_TEST_QUEUE names a backend this build does not have");
