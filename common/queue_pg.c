@@ -46,6 +46,21 @@ static void nap_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* server notices (a shutdown's WARNING): not ours to print */
+}
+
+/* A new connection to the queue's database; check PQstatus. */
+static PGconn *connect_db(const pg_queue *q)
+{
+    PGconn *c = PQconnectdb(q->db);
+    if (c != NULL)
+        PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
 static bool pg_accepts(const char *db)
 {
     return strncasecmp(db, "postgresql://", 13) == 0 || strncasecmp(db, "postgres://", 11) == 0;
@@ -98,7 +113,7 @@ static int conn_get(pg_queue *q, struct pg_conn **pc)
         return HQ_ESTORAGE;
     }
     PQfinish(k->c);
-    k->c = PQconnectdb(q->db);
+    k->c = connect_db(q);
     if (PQstatus(k->c) != CONNECTION_OK || conn_setup(q, k->c) != 0) {
         PQfinish(k->c);
         k->c = NULL;
@@ -188,7 +203,7 @@ static void *listen_main(void *arg)
     while (!atomic_load(&q->stop)) {
         if (c == NULL || PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);
-            c = PQconnectdb(q->db);
+            c = connect_db(q);
             PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, "LISTEN " HQ_PG_CHANNEL) : NULL;
             bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
@@ -259,14 +274,16 @@ static int schema_ensure(pg_queue *q, PGconn *c)
         return 0;
     if (q->opts.read_only || q->opts.no_create)
         return v == 0 ? -ENOENT : HQ_ESCHEMA;
-    if ((rc = pg_run(c, "BEGIN", NULL)) != 0)
-        return rc;
+    /* A session lock taken before the transaction: the transaction then
+     * starts with a fresh view of the catalog, and sees the tables another
+     * process created while this one waited. */
     struct pg_params p;
     pp_init(&p);
     pp_i64(&p, HQ_PG_SCHEMA_LOCK);
-    if ((rc = pg_run(c, "SELECT pg_advisory_xact_lock($1)", &p)) != 0)
-        goto abort;
-    /* Another process may have applied it while this one waited. */
+    if ((rc = pg_run(c, "SELECT pg_advisory_lock($1)", &p)) != 0)
+        return rc;
+    if ((rc = pg_run(c, "BEGIN", NULL)) != 0)
+        goto unlock;
     if ((rc = schema_version(c, &v)) != 0)
         goto abort;
     if (v > latest) {
@@ -283,14 +300,18 @@ static int schema_ensure(pg_queue *q, PGconn *c)
         PQclear(r);
         if (rc != 0)
             goto abort;
-        pp_init(&p);
-        pp_i64(&p, hq_pg_migrations[i].version);
-        if ((rc = pg_run(c, "INSERT INTO hq_schema (version) VALUES ($1)", &p)) != 0)
+        struct pg_params pv;
+        pp_init(&pv);
+        pp_i64(&pv, hq_pg_migrations[i].version);
+        if ((rc = pg_run(c, "INSERT INTO hq_schema (version) VALUES ($1)", &pv)) != 0)
             goto abort;
     }
-    return pg_run(c, "COMMIT", NULL);
+    rc = pg_run(c, "COMMIT", NULL);
+    goto unlock;
 abort:
     (void)pg_run(c, "ROLLBACK", NULL);
+unlock:
+    (void)pg_run(c, "SELECT pg_advisory_unlock($1)", &p);
     return rc;
 }
 
@@ -348,7 +369,7 @@ static int pg_open(const struct hq_queue_opts *o, void **h)
     atomic_init(&q->next_conn, 0);
 
     int rc;
-    PGconn *c = PQconnectdb(q->db);
+    PGconn *c = connect_db(q);
     if (PQstatus(c) != CONNECTION_OK) {
         rc = pg_connect_err(c);
         PQfinish(c);

@@ -59,8 +59,6 @@ int pg_exec(PGconn *c, const char *sql, const struct pg_params *p, PGresult **re
         *res = r;
         return 0;
     }
-    if (getenv("HQ_PG_DEBUG"))
-        fprintf(stderr, "SQL %s: %s\n", sql, PQerrorMessage(c));
     int rc = map_state(r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
     PQclear(r);
     return rc;
