@@ -105,6 +105,26 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     return hq_queue_open_backend(be, o, out);
 }
 
+const char *hq_queue_open_error(int rc)
+{
+    switch (rc) {
+    case HQ_ECONFIG: return "not a database name this hookq can open (a malformed URI?)";
+    case -EACCES:
+    case -EPERM: return "access refused: wrong user or password, or no permission on it";
+    case HQ_ESCHEMA:
+        return "its schema is newer than this hookq knows (written by a newer hookq?); "
+               "nothing was changed";
+    case -ENOENT: return "no hookq database there";
+    case HQ_ESTORAGE: return "the database does not answer (storage error)";
+    default: return hq_strerror(rc);
+    }
+}
+
+bool hq_queue_open_is_setup(int rc)
+{
+    return rc == HQ_ECONFIG || rc == -EACCES || rc == -EPERM || rc == HQ_ESCHEMA || rc == -ENOENT;
+}
+
 const char *hq_queue_open_notice(hq_queue *q)
 {
     if (q == NULL || q->be->open_notice == NULL)

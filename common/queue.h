@@ -133,6 +133,15 @@ HQ_WUR int hq_queue_check_db(const char *db, const char **why);
  */
 HQ_WUR int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out);
 /*
+ * What an hq_queue_open failure rc means to an operator, in words (static
+ * text, never the database name: print that masked, hq_settings_mask_db).
+ * hq_queue_open_is_setup reports whether rc is the operator's to fix (a
+ * malformed name, a refused login or privilege, a newer schema, no
+ * database): the services and hookqctl exit with status 2 then.
+ */
+const char *hq_queue_open_error(int rc);
+bool hq_queue_open_is_setup(int rc);
+/*
  * What the open found and repaired that the operator must hear of, or NULL:
  * for LMDB, an empty data.mdb (a power loss under HOOKQ_SYNC=false, a copy
  * cut short) that the open started as a new, empty queue. The services log
