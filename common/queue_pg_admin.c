@@ -45,7 +45,7 @@ static int replay_fn(pg_queue *q, PGconn *c, void *arg)
         goto out;
     if ((rc = pg_append_event(c, ev, now)) != 0)
         goto out;
-    rc = pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL);
+    rc = pg_notify_ready(c);
 out:
     hq_event_free(ev);
     return rc;
@@ -242,7 +242,7 @@ static int import_fn(pg_queue *q, PGconn *c, void *arg)
                          &p)) != 0)
             return rc;
     }
-    return wakes ? pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL) : 0;
+    return wakes ? pg_notify_ready(c) : 0;
 }
 
 int pgq_import(void *h, const struct hq_import *items, size_t n)

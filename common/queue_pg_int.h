@@ -2,11 +2,12 @@
  * queue_pg_int: what the files of the PostgreSQL queue share, and nothing
  * else includes. queue_pg.c owns the handle: the connection pool, schema
  * creation and checks, the LISTEN/NOTIFY thread, reconnects, transactions
- * and the backend table; queue_pg_sql.c the statement helpers and the event
- * row encoding; queue_pg_ops.c the writes of workers and receivers; queue_pg_admin.c
- * the operator's writes and state records; queue_pg_read.c the
- * reads, iterators and stats. The tables are schema/pg/NNN_*.sql, explained in
- * schema/design.md ("PostgreSQL").
+ * and the backend table; queue_pg_sql.c the statement helpers and the
+ * event row encoding; queue_pg_enqueue.c the group-committed enqueue;
+ * queue_pg_ops.c the worker's writes; queue_pg_admin.c the operator's
+ * writes and state records; queue_pg_read.c the reads, iterators and
+ * stats. The tables are schema/pg/NNN_*.sql, explained in schema/design.md
+ * ("PostgreSQL").
  *
  * Conventions: helpers return 0 or a negative hq code, never log; a
  * connection that broke (server gone, restarting) is HQ_ESTORAGE and is
@@ -142,6 +143,8 @@ int64_t pg_i64(const PGresult *r, int row, int col);
     "d.check_desc, d.history, d.dead_at, d.reason, " pl
 int pg_ev_from_row(const PGresult *r, int row, struct hq_event **ev);
 
+/* NOTIFY of a commit that made work ready (delivered at COMMIT). */
+int pg_notify_ready(PGconn *c);
 /* Adds n to counter name (one of its shards). */
 int pg_counter_add(PGconn *c, const char *name, int64_t n);
 /* Adds ev (with its id, its state as given, payload) at the tail of its

@@ -223,3 +223,8 @@ int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now)
                   "$15, $16, $17 FROM r",
                   &p);
 }
+
+int pg_notify_ready(PGconn *c)
+{
+    return pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL);
+}
