@@ -16,11 +16,12 @@
  *
  * Wake-ups: every commit that made work ready runs NOTIFY hookq_wake (one
  * per commit: PostgreSQL folds equal notifications of a transaction). A
- * listener thread per process (not for read_only opens) holds one more
- * connection with LISTEN, waits on its socket and bumps the process's wake
- * sequence for each notification; after it reconnects it bumps it once, so
- * waiters sweep for what they may have missed. Commits of this process bump
- * it at once too.
+ * listener thread per process, started by the first hq_queue_wait (a
+ * receiver, which never waits, has none), holds one more connection with
+ * LISTEN, waits on its socket and bumps the process's wake sequence for each
+ * notification; each time LISTEN starts (the first time and after a
+ * reconnect) it bumps it once, so waiters sweep for what they may have
+ * missed. Commits of this process bump it at once too.
  *
  * Schema: schema/pg/NNN_*.sql, embedded at build time (embed_sql.cmake).
  * The open reads hq_schema; a newer version than this code's is HQ_ESCHEMA;
@@ -199,7 +200,6 @@ static void *listen_main(void *arg)
     pg_queue *q = arg;
     PGconn *c = NULL;
     int64_t backoff = 100;
-    bool had = false;
     while (!atomic_load(&q->stop)) {
         if (c == NULL || PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);
@@ -216,9 +216,9 @@ static void *listen_main(void *arg)
                 continue;
             }
             backoff = 100;
-            if (had)
-                pg_wake_local(q); /* the sweep: notifications may have been missed */
-            had = true;
+            /* The sweep: what committed before this LISTEN (the first one,
+             * or after a reconnect) sent notifications nobody heard. */
+            pg_wake_local(q);
         }
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
         if (poll(&pfd, 1, 200) < 0)
@@ -320,7 +320,10 @@ static void pg_close(void *h)
     pg_queue *q = h;
     if (q == NULL)
         return;
-    if (q->has_listener) {
+    pthread_mutex_lock(&q->wmu);
+    bool listening = q->has_listener;
+    pthread_mutex_unlock(&q->wmu);
+    if (listening) {
         atomic_store(&q->stop, true);
         pthread_join(q->listener, NULL);
     }
@@ -380,13 +383,6 @@ static int pg_open(const struct hq_queue_opts *o, void **h)
         goto fail;
     }
     q->pool[0].c = c;
-    if (!o->read_only) {
-        if (pthread_create(&q->listener, NULL, listen_main, q) != 0) {
-            rc = -EAGAIN;
-            goto fail;
-        }
-        q->has_listener = true;
-    }
     *h = q;
     return 0;
 fail:
@@ -423,6 +419,12 @@ static void pg_wait(void *h, uint32_t seen, int64_t timeout_ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&q->wmu);
+    if (!q->has_listener && q->seq == seen) {
+        /* The first wait of this process starts the listener; it bumps the
+         * sequence once LISTEN runs, so nothing committed before is missed.
+         * Without a thread (none could start) the wait is a plain timeout. */
+        q->has_listener = pthread_create(&q->listener, NULL, listen_main, q) == 0;
+    }
     while (q->seq == seen) {
         if (pthread_cond_timedwait(&q->wcv, &q->wmu, &ts) != 0)
             break;
