@@ -3,9 +3,10 @@
  * committed. Concurrent hq_queue_enqueue calls of one process queue up; the
  * first becomes the leader, takes up to HQ_PG_BATCH_MAX waiting calls and
  * runs them as one transaction: the batch's repository rows locked in
- * repo_id order (pg_lock_repos), then per item one dedup insert (which
- * allocates the id) and one event insert under the row lock (which takes
- * the FIFO position), the counters, a bounded dedup prune and one NOTIFY.
+ * repo_id order (pg_lock_repos), then one statement per item (ENQUEUE_SQL:
+ * the dedup insert allocates the id, the locked repository row gives the
+ * FIFO position), all sent in libpq's pipeline mode so the batch costs one
+ * round trip, then the counters, a bounded dedup prune and one NOTIFY.
  * Every call is answered once COMMIT returned; a failed commit fails every
  * call of its batch and none of their items is stored.
  */
@@ -17,56 +18,133 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int enqueue_item(pg_queue *q, PGconn *c, struct hq_enqueue *it, int64_t now)
+/* One item in one statement: the dedup insert allocates the id (nothing
+ * when the pair is known), the repository row (locked) gives the FIFO
+ * position, the event row is inserted; the result row is the new id, or
+ * NULL and the first event's id for a duplicate (or two NULLs when the
+ * first is a concurrent transaction's that committed meanwhile). */
+#define ENQUEUE_SQL                                                                                \
+    "WITH d AS (INSERT INTO hq_dedup (hook_id, delivery, at_ms, event_id) VALUES ($1, $2, $3, "    \
+    "nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id), "                     \
+    "r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "                        \
+    "ready_at = CASE WHEN count = 0 THEN $11::bigint ELSE ready_at END "                           \
+    "WHERE repo_id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING next_pos - 1 AS pos), "             \
+    "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, received_at, "        \
+    "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, r.pos, $1, $5, " \
+    "$3, $6, $2, $7, $8, $9, $10 FROM d, r RETURNING id) "                                         \
+    "SELECT (SELECT id FROM e), (SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND "            \
+    "delivery = $2)"
+
+#define PIPELINE_MAX 256 /* items sent before their results are read */
+
+/* The parameters of it's statement; *history (free it) holds its note. */
+static int item_params(struct hq_enqueue *it, int64_t now, struct pg_params *p, char **history)
 {
-    struct pg_params p;
-    PGresult *res;
-    int64_t received = it->received_at_ms ? it->received_at_ms : now;
-    pp_init(&p);
-    pp_i64(&p, (int64_t)it->hook_id);
-    pp_str(&p, it->delivery);
-    pp_i64(&p, received);
-    int rc = pg_exec(c,
-                     "INSERT INTO hq_dedup (hook_id, delivery, at_ms, event_id) VALUES ($1, $2, "
-                     "$3, nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id",
-                     &p, &res);
-    if (rc != 0)
-        return rc;
-    if (PQntuples(res) == 0) {
+    struct hq_event ev = {0};
+    *history = NULL;
+    if (it->note != NULL) {
+        int rc = hq_event_history_append(&ev, now, it->note); /* step 0, at now */
+        if (rc != 0)
+            return rc;
+        *history = ev.history;
+    }
+    pp_init(p);
+    pp_i64(p, (int64_t)it->hook_id);
+    pp_str(p, it->delivery);
+    pp_i64(p, it->received_at_ms ? it->received_at_ms : now);
+    pp_i64(p, (int64_t)it->repo_id);
+    pp_i64(p, (int64_t)it->installation_id);
+    pp_str(p, it->repo_name);
+    pp_str(p, it->event);
+    pp_str(p, it->action ? it->action : "");
+    pp_str(p, *history != NULL ? *history : "");
+    pp_bin(p, it->payload, it->payload_len);
+    pp_i64(p, now);
+    return 0;
+}
+
+/* Reads one item's result (id 0 for a duplicate whose first event was not
+ * visible yet: lookup_late_duplicates finds it). */
+static void item_result(const PGresult *res, struct hq_enqueue *it)
+{
+    if (!PQgetisnull(res, 0, 0)) {
+        it->id = (uint64_t)pg_i64(res, 0, 0);
+        return;
+    }
+    it->result = HQ_EDUPLICATE;
+    it->id = (uint64_t)pg_i64(res, 0, 1);
+}
+
+/* Sends items [0, n) of list (pointers) in libpq's pipeline mode and reads
+ * their results: one round trip for all of them. */
+static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now)
+{
+    int rc = 0;
+    size_t sent = 0;
+    if (PQenterPipelineMode(c) != 1)
+        return HQ_ESTORAGE;
+    for (; sent < n; sent++) {
+        struct pg_params p;
+        char *history;
+        if ((rc = item_params(list[sent], now, &p, &history)) != 0)
+            break;
+        int ok = PQsendQueryParams(c, ENQUEUE_SQL, p.n, NULL, p.v, p.len, p.fmt, 0);
+        free(history);
+        if (ok != 1) {
+            rc = HQ_ESTORAGE;
+            break;
+        }
+    }
+    if (PQpipelineSync(c) != 1) {
+        (void)PQexitPipelineMode(c);
+        return HQ_ESTORAGE; /* the connection is broken: it is dropped */
+    }
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *res = PQgetResult(c);
+        ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            if (rc == 0)
+                item_result(res, list[i]);
+        } else if (rc == 0) {
+            const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+            rc = state != NULL && strcmp(state, "53100") == 0 ? HQ_EFULL : HQ_ESTORAGE;
+        }
         PQclear(res);
+        if (res != NULL)
+            PQclear(PQgetResult(c)); /* the NULL that ends this query's results */
+    }
+    PGresult *sync;
+    while ((sync = PQgetResult(c)) != NULL) {
+        bool end = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (end)
+            break;
+    }
+    if (PQexitPipelineMode(c) != 1 && rc == 0)
+        rc = HQ_ESTORAGE;
+    return rc;
+}
+
+/* Duplicates whose first event was not visible to their statement. */
+static int lookup_late_duplicates(PGconn *c, struct hq_enqueue **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct hq_enqueue *it = list[i];
+        if (it->result != HQ_EDUPLICATE || it->id != 0)
+            continue;
+        struct pg_params p;
+        PGresult *res;
         pp_init(&p);
         pp_i64(&p, (int64_t)it->hook_id);
         pp_str(&p, it->delivery);
-        if ((rc = pg_exec(c, "SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND delivery = $2",
-                          &p, &res)) != 0)
+        int rc = pg_exec(c, "SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND delivery = $2",
+                         &p, &res);
+        if (rc != 0)
             return rc;
-        it->result = HQ_EDUPLICATE;
         it->id = PQntuples(res) > 0 ? (uint64_t)pg_i64(res, 0, 0) : 0;
         PQclear(res);
-        return 0;
     }
-    struct hq_event ev = {0};
-    ev.id = (uint64_t)pg_i64(res, 0, 0);
-    PQclear(res);
-    ev.repo_id = it->repo_id;
-    ev.hook_id = it->hook_id;
-    ev.installation_id = it->installation_id;
-    ev.received_at_ms = received;
-    ev.repo_name = (char *)it->repo_name;
-    ev.delivery = (char *)it->delivery;
-    ev.event = (char *)it->event;
-    ev.action = (char *)(it->action ? it->action : "");
-    ev.check_desc = "";
-    ev.payload = (char *)it->payload;
-    ev.payload_len = it->payload_len;
-    if (it->note != NULL && (rc = hq_event_history_append(&ev, now, it->note)) != 0)
-        return rc;
-    rc = pg_append_event(c, &ev, now);
-    free(ev.history);
-    if (rc == 0)
-        it->id = ev.id;
-    (void)q;
-    return rc;
+    return 0;
 }
 
 static int batch_fn(pg_queue *q, PGconn *c, void *arg)
@@ -88,19 +166,27 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     if (rc != 0)
         return rc;
     int64_t accepted = 0, dups = 0;
-    for (struct pg_gop *o = ops; o != NULL; o = o->next) {
-        for (size_t i = 0; i < o->n; i++) {
-            struct hq_enqueue *it = &o->items[i];
-            if (it->result != 0)
-                continue;
-            if ((rc = enqueue_item(q, c, it, now)) != 0)
-                return rc;
-            if (it->result == HQ_EDUPLICATE)
-                dups++;
-            else
-                accepted++;
-        }
+    struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
+    if (list == NULL)
+        return -ENOMEM;
+    k = 0;
+    for (struct pg_gop *o = ops; o != NULL; o = o->next)
+        for (size_t i = 0; i < o->n; i++)
+            if (o->items[i].result == 0)
+                list[k++] = &o->items[i];
+    for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX)
+        rc = send_items(c, list + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now);
+    if (rc == 0)
+        rc = lookup_late_duplicates(c, list, k);
+    for (size_t i = 0; i < k; i++) {
+        if (list[i]->result == HQ_EDUPLICATE)
+            dups++;
+        else if (list[i]->id != 0)
+            accepted++;
     }
+    free(list);
+    if (rc != 0)
+        return rc;
     if (accepted > 0 && (rc = pg_counter_add(c, "enqueued_total", accepted)) != 0)
         return rc;
     if (dups > 0 && (rc = pg_counter_add(c, "duplicates_total", dups)) != 0)
