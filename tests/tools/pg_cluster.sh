@@ -12,13 +12,14 @@
 #   hookq_noperm login, trusted, no privileges: the permission tests
 # It writes the superuser's base URI (no database) to DIR/uri, the port to
 # DIR/port. restart: pg_ctl restart -m immediate (a crash and recovery).
+# halt: stops the server (immediate), keeping DIR; resume: starts it again.
 # stop: stops the server (immediate) and removes DIR.
 set -eu
 
 cmd=${1:-}
 dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-    echo "usage: pg_cluster.sh start|stop|restart DIR" >&2
+    echo "usage: pg_cluster.sh start|stop|restart|halt|resume DIR" >&2
     exit 2
 fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -83,6 +84,12 @@ HBA
 restart)
     as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 30 restart \
         >/dev/null
+    ;;
+halt)
+    pg_stop
+    ;;
+resume)
+    as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start >/dev/null
     ;;
 stop)
     pg_stop
