@@ -41,7 +41,8 @@ static int replay_fn(pg_queue *q, PGconn *c, void *arg)
     ev->dead_at_ms = 0;
     ev->check_desc[0] = '\0';
     ev->reason[0] = '\0';
-    if ((rc = hq_event_history_append(ev, now, "replayed from the dead-letter set")) != 0)
+    if ((rc = hq_event_history_append(ev, now, "replayed from the dead-letter set")) != 0 ||
+        (rc = pg_counter_add(c, "dead", -1)) != 0)
         goto out;
     if ((rc = pg_append_event(c, ev, now)) != 0)
         goto out;
@@ -75,7 +76,7 @@ static int purge_fn(pg_queue *q, PGconn *c, void *arg)
         return rc;
     rc = strcmp(PQcmdTuples(res), "0") == 0 ? HQ_ENOTFOUND : 0;
     PQclear(res);
-    return rc;
+    return rc != 0 ? rc : pg_counter_add(c, "dead", -1);
 }
 
 int pgq_purge(void *h, uint64_t id)
@@ -108,12 +109,13 @@ static int dead_insert(PGconn *c, const struct hq_event *ev)
     pp_i64(&p, ev->dead_at_ms);
     pp_str(&p, ev->reason);
     pp_bin(&p, ev->payload, ev->payload_len);
-    return pg_run(c,
-                  "INSERT INTO hq_dead (id, repo_id, hook_id, installation_id, received_at, "
-                  "not_before, attempts, step, check_state, check_run_id, repo_name, delivery, "
-                  "event, action, check_desc, history, dead_at, reason, payload) VALUES ($1, $2, "
-                  "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                  &p);
+    int rc = pg_run(c,
+                    "INSERT INTO hq_dead (id, repo_id, hook_id, installation_id, received_at, "
+                    "not_before, attempts, step, check_state, check_run_id, repo_name, delivery, "
+                    "event, action, check_desc, history, dead_at, reason, payload) VALUES ($1, $2, "
+                    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                    &p);
+    return rc != 0 ? rc : pg_counter_add(c, "dead", 1);
 }
 
 static int dedup_insert(PGconn *c, uint64_t hook_id, const char *delivery, int64_t at,

@@ -28,12 +28,12 @@
     "nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id), "                     \
     "r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "                        \
     "ready_at = CASE WHEN count = 0 THEN $11::bigint ELSE ready_at END "                           \
-    "WHERE repo_id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING next_pos - 1 AS pos), "             \
+    "WHERE repo_id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING next_pos - 1 AS pos, count), "      \
     "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, received_at, "        \
     "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, r.pos, $1, $5, " \
     "$3, $6, $2, $7, $8, $9, $10 FROM d, r RETURNING id) "                                         \
     "SELECT (SELECT id FROM e), (SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND "            \
-    "delivery = $2)"
+    "delivery = $2), (SELECT count FROM r)"
 
 #define PIPELINE_MAX 256 /* items sent before their results are read */
 
@@ -65,10 +65,12 @@ static int item_params(struct hq_enqueue *it, int64_t now, struct pg_params *p, 
 
 /* Reads one item's result (id 0 for a duplicate whose first event was not
  * visible yet: lookup_late_duplicates finds it). */
-static void item_result(const PGresult *res, struct hq_enqueue *it)
+static void item_result(const PGresult *res, struct hq_enqueue *it, int64_t *firsts)
 {
     if (!PQgetisnull(res, 0, 0)) {
         it->id = (uint64_t)pg_i64(res, 0, 0);
+        if (pg_i64(res, 0, 2) == 1)
+            (*firsts)++; /* the repository had no events before */
         return;
     }
     it->result = HQ_EDUPLICATE;
@@ -77,7 +79,7 @@ static void item_result(const PGresult *res, struct hq_enqueue *it)
 
 /* Sends items [0, n) of list (pointers) in libpq's pipeline mode and reads
  * their results: one round trip for all of them. */
-static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now)
+static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now, int64_t *firsts)
 {
     int rc = 0;
     size_t sent = 0;
@@ -104,7 +106,7 @@ static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now
         ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             if (rc == 0)
-                item_result(res, list[i]);
+                item_result(res, list[i], firsts);
         } else if (rc == 0) {
             const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
             rc = state != NULL && strcmp(state, "53100") == 0 ? HQ_EFULL : HQ_ESTORAGE;
@@ -165,7 +167,7 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     free(ids);
     if (rc != 0)
         return rc;
-    int64_t accepted = 0, dups = 0;
+    int64_t accepted = 0, dups = 0, firsts = 0;
     struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
     if (list == NULL)
         return -ENOMEM;
@@ -175,7 +177,7 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
             if (o->items[i].result == 0)
                 list[k++] = &o->items[i];
     for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX)
-        rc = send_items(c, list + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now);
+        rc = send_items(c, list + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now, &firsts);
     if (rc == 0)
         rc = lookup_late_duplicates(c, list, k);
     for (size_t i = 0; i < k; i++) {
@@ -187,7 +189,10 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     free(list);
     if (rc != 0)
         return rc;
-    if (accepted > 0 && (rc = pg_counter_add(c, "enqueued_total", accepted)) != 0)
+    if (accepted > 0 && ((rc = pg_counter_add(c, "enqueued_total", accepted)) != 0 ||
+                         (rc = pg_counter_add(c, "queued", accepted)) != 0))
+        return rc;
+    if (firsts > 0 && (rc = pg_counter_add(c, "repositories", firsts)) != 0)
         return rc;
     if (dups > 0 && (rc = pg_counter_add(c, "duplicates_total", dups)) != 0)
         return rc;

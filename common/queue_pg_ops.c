@@ -126,9 +126,14 @@ static int event_del(PGconn *c, uint64_t id)
 static int pop_head(PGconn *c, uint64_t repo_id, int64_t count, int64_t now, bool *more)
 {
     int64_t t = now;
+    int rc = pg_counter_add(c, "queued", -1);
+    if (rc == 0 && count == 1)
+        rc = pg_counter_add(c, "repositories", -1);
+    if (rc != 0)
+        return rc;
     if (--count > 0) {
         struct hq_event *next = NULL;
-        int rc = head_get(c, repo_id, false, &next);
+        rc = head_get(c, repo_id, false, &next);
         if (rc != 0)
             return rc;
         t = ready_time(next, now);
@@ -166,6 +171,8 @@ static int head_to_dead(PGconn *c, const struct hq_event *ev, const char *reason
         rc = event_del(c, ev->id);
     if (rc == 0)
         rc = pg_counter_add(c, "dead_total", 1);
+    if (rc == 0)
+        rc = pg_counter_add(c, "dead", 1);
     return rc;
 }
 

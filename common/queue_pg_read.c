@@ -266,12 +266,12 @@ static int stats_fn(pg_queue *q, PGconn *c, void *arg)
     pp_i64(&p, now);
     int rc =
         pg_exec(c,
-                "SELECT (SELECT count(*) FROM hq_event), "
-                "(SELECT count(*) FROM hq_repo WHERE count > 0), "
+                "SELECT (SELECT coalesce(sum(value), 0) FROM hq_counter WHERE name = 'queued'), "
+                "(SELECT coalesce(sum(value), 0) FROM hq_counter WHERE name = 'repositories'), "
                 "(SELECT count(*) FROM hq_repo WHERE ready_at <= $1), "
                 "(SELECT count(*) FROM hq_repo WHERE ready_at > $1), "
                 "(SELECT count(*) FROM hq_repo WHERE lease_expires IS NOT NULL), "
-                "(SELECT count(*) FROM hq_dead), "
+                "(SELECT coalesce(sum(value), 0) FROM hq_counter WHERE name = 'dead'), "
                 "(SELECT min(ready_at) FROM hq_repo WHERE ready_at <= $1), "
                 "(SELECT coalesce(sum(value), 0) FROM hq_counter WHERE name = 'enqueued_total'), "
                 "(SELECT coalesce(sum(value), 0) FROM hq_counter WHERE name = 'duplicates_total'), "

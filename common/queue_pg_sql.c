@@ -212,16 +212,25 @@ int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now)
     pp_str(&p, ev->history);
     pp_bin(&p, ev->payload, ev->payload_len);
     pp_i64(&p, ev->not_before_ms > now ? ev->not_before_ms : now);
-    return pg_run(c,
-                  "WITH r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "
-                  "ready_at = CASE WHEN count = 0 THEN $18::bigint ELSE ready_at END "
-                  "WHERE repo_id = $2 RETURNING next_pos - 1 AS pos) "
-                  "INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, received_at, "
-                  "not_before, attempts, step, check_state, check_run_id, repo_name, delivery, "
-                  "event, action, check_desc, history, payload) "
-                  "SELECT $1, $2, r.pos, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-                  "$15, $16, $17 FROM r",
-                  &p);
+    PGresult *res;
+    rc = pg_exec(c,
+                 "WITH r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "
+                 "ready_at = CASE WHEN count = 0 THEN $18::bigint ELSE ready_at END "
+                 "WHERE repo_id = $2 RETURNING next_pos - 1 AS pos, count), "
+                 "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, "
+                 "received_at, not_before, attempts, step, check_state, check_run_id, repo_name, "
+                 "delivery, event, action, check_desc, history, payload) "
+                 "SELECT $1, $2, r.pos, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                 "$15, $16, $17 FROM r RETURNING id) "
+                 "SELECT (SELECT count FROM r)",
+                 &p, &res);
+    if (rc != 0)
+        return rc;
+    bool first = pg_i64(res, 0, 0) == 1;
+    PQclear(res);
+    if ((rc = pg_counter_add(c, "queued", 1)) != 0)
+        return rc;
+    return first ? pg_counter_add(c, "repositories", 1) : 0;
 }
 
 int pg_notify_ready(PGconn *c)

@@ -10,7 +10,8 @@ CREATE TABLE hq_schema (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Counters (enqueued_total, ...), spread over 16 shards per name so that
+-- Counters (enqueued_total, ...) and figures (queued, repositories, dead),
+-- spread over 16 shards per name so that
 -- concurrent commits from many processes do not queue on one row lock; a
 -- read sums the shards.
 CREATE TABLE hq_counter (

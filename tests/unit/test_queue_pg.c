@@ -263,6 +263,75 @@ HQ_TEST(server_restart_is_a_storage_error_then_reconnects_with_nothing_lost)
     own_cluster[0] = '\0';
 }
 
+/* Checks the stats' kept figures against counts of the tables. */
+static void check_figures(hq_queue *q, const char *name)
+{
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ((long long)st.queued, scalar(name, "SELECT count(*) FROM hq_event"));
+    CHECK_EQ((long long)st.repositories,
+             scalar(name, "SELECT count(DISTINCT repo_id) FROM hq_event"));
+    CHECK_EQ((long long)st.dead, scalar(name, "SELECT count(*) FROM hq_dead"));
+}
+
+HQ_TEST(stats_figures_follow_every_operation)
+{
+    const char *name = pgtest_case_name("");
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = pgtest_database(name);
+    o.max_attempts = 2;
+    hq_queue *q = NULL;
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    for (int i = 0; i < 6; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "s%d", i);
+        REQUIRE(enq(q, 1 + (uint64_t)(i % 3), d) == 0);
+    }
+    CHECK_EQ(enq(q, 1, "s0"), HQ_EDUPLICATE);
+    check_figures(q, name);
+    struct hq_lease l;
+    struct hq_event *ev = NULL;
+    int64_t next;
+    REQUIRE(hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_complete(q, &l), 0);
+    check_figures(q, name);
+    REQUIRE(hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0);
+    uint64_t dead_id = ev->id;
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_dead_letter(q, &l, "no"), 0);
+    check_figures(q, name);
+    CHECK_EQ(hq_queue_replay(q, dead_id, NULL), 0);
+    check_figures(q, name);
+    /* Drain everything: completes until nothing is left; one dead letter
+     * purged on the way. */
+    int rounds = 0;
+    while (hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0 && rounds++ < 20) {
+        bool dead = rounds == 2;
+        hq_event_free(ev);
+        if (dead) {
+            CHECK_EQ(hq_queue_dead_letter(q, &l, "again"), 0);
+        } else {
+            CHECK_EQ(hq_queue_complete(q, &l), 0);
+        }
+        check_figures(q, name);
+    }
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ(st.queued, 0);
+    CHECK_EQ(st.repositories, 0);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.done_total, 5);
+    CHECK_EQ(st.dead_total, 2);
+    /* The one dead letter left goes. */
+    uint64_t left = (uint64_t)scalar(name, "SELECT id FROM hq_dead");
+    CHECK_EQ(hq_queue_purge(q, left), 0);
+    CHECK_EQ(hq_queue_purge(q, left), HQ_ENOTFOUND);
+    check_figures(q, name);
+    hq_queue_close(q);
+}
+
 struct race {
     _Atomic int holders;
     _Atomic int violations;
