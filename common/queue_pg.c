@@ -158,7 +158,13 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
                                  : "BEGIN READ ONLY";
     if ((rc = pg_run(k->c, begin, NULL)) != 0)
         goto put;
+    pg_counters_reset();
     rc = fn(q, k->c, arg);
+    if ((rc == 0 || rc == HQ_ENOTREADY) && write) {
+        int f = pg_counters_flush(k->c);
+        if (f != 0)
+            rc = f;
+    }
     if ((rc == 0 || rc == HQ_ENOTREADY) && write && q->commit_hook != NULL) {
         int h = q->commit_hook(q->commit_hook_arg);
         if (h != 0)

@@ -145,8 +145,13 @@ int pg_ev_from_row(const PGresult *r, int row, struct hq_event **ev);
 
 /* NOTIFY of a commit that made work ready (delivered at COMMIT). */
 int pg_notify_ready(PGconn *c);
-/* Adds n to counter name (one of its shards). */
+/* Adds n to counter name in the running transaction: the deltas are kept
+ * by the thread and written by pg_counters_flush just before COMMIT, in one
+ * statement, to one shard, rows in name order (no lock cycles). */
+#define PG_NCOUNTERS 7
 int pg_counter_add(PGconn *c, const char *name, int64_t n);
+void pg_counters_reset(void);
+int pg_counters_flush(PGconn *c);
 /* Adds ev (with its id, its state as given, payload) at the tail of its
  * repository's FIFO, taking the repository's row lock; joins the ready line
  * at max(now, not_before) when the repository was empty. */

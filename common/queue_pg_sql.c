@@ -129,18 +129,59 @@ fail:
     return rc;
 }
 
+/* The counters and figures of hq_counter, in name order: the order their
+ * rows are locked in by pg_counters_flush, the same in every transaction,
+ * so two never wait for each other in a cycle. */
+static const char *const counter_names[PG_NCOUNTERS] = {
+    "dead",           "dead_total", "done_total",   "duplicates_total",
+    "enqueued_total", "queued",     "repositories",
+};
+
+/* The deltas of the transaction this thread runs (pg_tx runs one at a time
+ * per thread). */
+static _Thread_local int64_t counter_delta[PG_NCOUNTERS];
+
+void pg_counters_reset(void)
+{
+    memset(counter_delta, 0, sizeof(counter_delta));
+}
+
 int pg_counter_add(PGconn *c, const char *name, int64_t n)
 {
+    (void)c;
+    for (int i = 0; i < PG_NCOUNTERS; i++) {
+        if (strcmp(counter_names[i], name) == 0) {
+            counter_delta[i] += n;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int pg_counters_flush(PGconn *c)
+{
     struct pg_params p;
+    char sql[1024];
+    size_t len = 0;
+    int shard = (int)(random() % 16); /* one shard per transaction */
     pp_init(&p);
-    pp_str(&p, name);
-    pp_i64(&p, n);
-    pp_i64(&p, random() % 16);
-    return pg_run(c,
-                  "INSERT INTO hq_counter (name, shard, value) VALUES ($1, $3, $2) "
-                  "ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + "
-                  "excluded.value",
-                  &p);
+    pp_i64(&p, shard);
+    len +=
+        (size_t)snprintf(sql, sizeof(sql), "INSERT INTO hq_counter (name, shard, value) VALUES ");
+    for (int i = 0; i < PG_NCOUNTERS; i++) {
+        if (counter_delta[i] == 0)
+            continue;
+        pp_str(&p, counter_names[i]);
+        pp_i64(&p, counter_delta[i]);
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($%d, $1, $%d::bigint)",
+                                p.n > 3 ? ", " : "", p.n - 1, p.n);
+    }
+    pg_counters_reset();
+    if (p.n == 1)
+        return 0;
+    snprintf(sql + len, sizeof(sql) - len,
+             " ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value");
+    return pg_run(c, sql, &p);
 }
 
 static int cmp_u64(const void *a, const void *b)
