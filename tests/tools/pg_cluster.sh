@@ -24,8 +24,11 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
 fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$bin" ]; then
-    echo "pg_cluster.sh: no PostgreSQL server in /usr/lib/postgresql" >&2
-    exit 1
+    # No server here: start leaves no DIR/uri, so the tests that need one
+    # skip (pgtest.h, hqlib.pg_database) instead of failing.
+    echo "pg_cluster.sh: no PostgreSQL server in /usr/lib/postgresql; its tests skip" >&2
+    [ "$cmd" = stop ] && rm -rf "$dir"
+    exit 0
 fi
 
 user=$(id -un)
