@@ -2,10 +2,12 @@
 worker processes on one database, as on separate hosts. Every delivery ends
 with its pending and final status, per repository in order, and no
 repository ever has two checks running at once across the two processes.
-Skips without the tests' PostgreSQL cluster."""
+Two receivers on one database store a delivery sent to both once. Skips
+without the tests' PostgreSQL cluster."""
 
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hqlib  # noqa: E402
@@ -41,6 +43,42 @@ def test_two_worker_processes_on_one_database(tmp):
             check(done > 0, "one worker process did nothing")
     finally:
         p.close()
+
+
+def test_two_receivers_store_a_delivery_sent_to_both_once(tmp):
+    db = hqlib.pg_database()
+    secret = b"two receivers"
+    a = hqlib.start_receiver(os.path.join(tmp, "a"), secrets=(secret,), db=db)
+    b = hqlib.start_receiver(os.path.join(tmp, "b"), secrets=(secret,), db=db)
+    try:
+        results, ids = [], {}
+
+        def post(rcv, i, body):
+            st, _, js = hqlib.post_delivery(rcv.url, "push", f"both-{i}", body, secret=secret)
+            results.append((st, js.get("result") if js else None))
+            ids.setdefault(i, set()).add(js.get("id") if js else None)
+
+        for i in range(20):  # each delivery to both at once
+            body = hqlib.make_payload("push", 77 + i % 3, f"octo/t{i % 3}")
+            ts = [threading.Thread(target=post, args=(r, i, body)) for r in (a, b)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        check(all(st in (200, 202) for st, _ in results), f"answers: {results}")
+        answers = [r for _, r in results]
+        check(answers.count("accepted") == 20 and answers.count("duplicate") == 20,
+              f"answers: {answers}")
+        check(all(len(v) == 1 and None not in v for v in ids.values()),
+              f"a duplicate did not name the first event: {ids}")
+        events = hqlib.queue_events(db)
+        check(sorted(e["delivery"] for e in events) == sorted(f"both-{i}" for i in range(20)),
+              f"stored: {[e['delivery'] for e in events]}")
+        st = hqlib.queue_stats(db)
+        check(st["enqueued_total"] == 20 and st["duplicates_total"] == 20, f"stats: {st}")
+    finally:
+        a.stop()
+        b.stop()
 
 
 if __name__ == "__main__":
