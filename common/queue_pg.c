@@ -53,10 +53,17 @@ static void quiet(void *arg, const char *message)
     (void)message; /* server notices (a shutdown's WARNING): not ours to print */
 }
 
-/* A new connection to the queue's database; check PQstatus. */
+/* A new connection to the queue's database; check PQstatus. Defaults the
+ * URI may override: give up connecting after 10 s (an unreachable host
+ * would hold a pool slot for the kernel's TCP timeout otherwise), and TCP
+ * keepalives that notice a vanished server within about a minute (the
+ * listener waits on its socket for hours at a time). */
 static PGconn *connect_db(const pg_queue *q)
 {
-    PGconn *c = PQconnectdb(q->db);
+    static const char *const keys[] = {"connect_timeout",  "keepalives_idle", "keepalives_interval",
+                                       "keepalives_count", "dbname",          NULL};
+    const char *vals[] = {"10", "30", "10", "3", q->db, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c != NULL)
         PQsetNoticeProcessor(c, quiet, NULL);
     return c;
@@ -91,6 +98,33 @@ static int conn_setup(pg_queue *q, PGconn *c)
 
 /* Takes a pool connection, connected (or HQ_ESTORAGE after the backoff
  * rules above); *pc is locked on success. */
+/* Connects k (locked) unless it is connected; HQ_ESTORAGE, with the
+ * backoff moved on, when the server does not answer or the backoff has not
+ * run out. */
+static int conn_ensure(pg_queue *q, struct pg_conn *k)
+{
+    if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK)
+        return 0;
+    int64_t now = hq_mono_ms();
+    if (now < k->retry_at)
+        return HQ_ESTORAGE;
+    PQfinish(k->c);
+    k->c = connect_db(q);
+    if (PQstatus(k->c) != CONNECTION_OK || conn_setup(q, k->c) != 0) {
+        PQfinish(k->c);
+        k->c = NULL;
+        k->backoff_ms = k->backoff_ms == 0 ? 100 : k->backoff_ms * 2;
+        if (k->backoff_ms > 5000)
+            k->backoff_ms = 5000;
+        k->retry_at = now + k->backoff_ms;
+        return HQ_ESTORAGE;
+    }
+    k->backoff_ms = 0;
+    return 0;
+}
+
+/* Takes a pool connection, connected (conn_ensure); *pc is locked on
+ * success. */
 static int conn_get(pg_queue *q, struct pg_conn **pc)
 {
     unsigned start = atomic_fetch_add(&q->next_conn, 1);
@@ -104,28 +138,11 @@ static int conn_get(pg_queue *q, struct pg_conn **pc)
         k = &q->pool[start % HQ_PG_POOL];
         pthread_mutex_lock(&k->mu);
     }
-    if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK) {
-        *pc = k;
-        return 0;
-    }
-    int64_t now = hq_mono_ms();
-    if (now < k->retry_at) {
+    int rc = conn_ensure(q, k);
+    if (rc != 0) {
         pthread_mutex_unlock(&k->mu);
-        return HQ_ESTORAGE;
+        return rc;
     }
-    PQfinish(k->c);
-    k->c = connect_db(q);
-    if (PQstatus(k->c) != CONNECTION_OK || conn_setup(q, k->c) != 0) {
-        PQfinish(k->c);
-        k->c = NULL;
-        k->backoff_ms = k->backoff_ms == 0 ? 100 : k->backoff_ms * 2;
-        if (k->backoff_ms > 5000)
-            k->backoff_ms = 5000;
-        k->retry_at = now + k->backoff_ms;
-        pthread_mutex_unlock(&k->mu);
-        return HQ_ESTORAGE;
-    }
-    k->backoff_ms = 0;
     *pc = k;
     return 0;
 }
@@ -156,7 +173,15 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
     const char *begin = snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
                         : write  ? "BEGIN"
                                  : "BEGIN READ ONLY";
-    if ((rc = pg_run(k->c, begin, NULL)) != 0)
+    if ((rc = pg_run(k->c, begin, NULL)) != 0 && PQstatus(k->c) != CONNECTION_OK) {
+        /* A connection the server dropped (a restart) looks fine until it
+         * is used: nothing ran on it yet, so one fresh connection may try. */
+        PQfinish(k->c);
+        k->c = NULL;
+        if ((rc = conn_ensure(q, k)) == 0)
+            rc = pg_run(k->c, begin, NULL);
+    }
+    if (rc != 0)
         goto put;
     pg_counters_reset();
     rc = fn(q, k->c, arg);
