@@ -303,8 +303,10 @@ static int schema_ensure(pg_queue *q, PGconn *c)
         return HQ_ESCHEMA;
     if (v == latest)
         return 0;
-    if (q->opts.read_only || q->opts.no_create)
-        return v == 0 ? -ENOENT : HQ_ESCHEMA;
+    if (v == 0 && (q->opts.read_only || q->opts.no_create))
+        return -ENOENT; /* nothing is created */
+    if (q->opts.read_only)
+        return HQ_ESCHEMA; /* older: it cannot be brought up to date read-only */
     /* A session lock taken before the transaction: the transaction then
      * starts with a fresh view of the catalog, and sees the tables another
      * process created while this one waited. */
