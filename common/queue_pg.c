@@ -123,37 +123,49 @@ static int conn_ensure(pg_queue *q, struct pg_conn *k)
     return 0;
 }
 
-/* Takes a pool connection, connected (conn_ensure); *pc is locked on
- * success. */
-static int conn_get(pg_queue *q, struct pg_conn **pc)
-{
-    unsigned start = atomic_fetch_add(&q->next_conn, 1);
-    struct pg_conn *k = NULL;
-    for (unsigned i = 0; i < HQ_PG_POOL && k == NULL; i++) {
-        struct pg_conn *t = &q->pool[(start + i) % HQ_PG_POOL];
-        if (pthread_mutex_trylock(&t->mu) == 0)
-            k = t;
-    }
-    if (k == NULL) {
-        k = &q->pool[start % HQ_PG_POOL];
-        pthread_mutex_lock(&k->mu);
-    }
-    int rc = conn_ensure(q, k);
-    if (rc != 0) {
-        pthread_mutex_unlock(&k->mu);
-        return rc;
-    }
-    *pc = k;
-    return 0;
-}
-
-static void conn_put(struct pg_conn *k)
+static void conn_put(pg_queue *q, struct pg_conn *k)
 {
     if (k->c != NULL && PQstatus(k->c) != CONNECTION_OK) {
         PQfinish(k->c);
         k->c = NULL; /* the next user reconnects */
     }
     pthread_mutex_unlock(&k->mu);
+    pthread_mutex_lock(&q->pmu);
+    k->busy = false;
+    pthread_cond_signal(&q->pcv);
+    pthread_mutex_unlock(&q->pmu);
+}
+
+/* Takes a pool connection, connected (conn_ensure); *pc is locked on
+ * success. */
+static int conn_get(pg_queue *q, struct pg_conn **pc)
+{
+    unsigned start = atomic_fetch_add(&q->next_conn, 1);
+    struct pg_conn *k = NULL;
+    /* Any free connection; when all are taken, wait for one to come back
+     * (never for a particular one: the caller may hold one itself, in a
+     * listing whose callback calls the queue). */
+    pthread_mutex_lock(&q->pmu);
+    while (k == NULL) {
+        for (unsigned i = 0; i < HQ_PG_POOL && k == NULL; i++) {
+            struct pg_conn *t = &q->pool[(start + i) % HQ_PG_POOL];
+            if (!t->busy) {
+                t->busy = true;
+                k = t;
+            }
+        }
+        if (k == NULL)
+            pthread_cond_wait(&q->pcv, &q->pmu);
+    }
+    pthread_mutex_unlock(&q->pmu);
+    pthread_mutex_lock(&k->mu);
+    int rc = conn_ensure(q, k);
+    if (rc != 0) {
+        conn_put(q, k);
+        return rc;
+    }
+    *pc = k;
+    return 0;
 }
 
 int pg_tx(pg_queue *q, bool write, bool snapshot, pg_txfn fn, void *arg)
@@ -203,7 +215,7 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
         (void)pg_run(k->c, "ROLLBACK", NULL);
     }
 put:
-    conn_put(k);
+    conn_put(q, k);
 stats:
     if (write) {
         pthread_mutex_lock(&q->smu);
@@ -364,6 +376,8 @@ static void pg_close(void *h)
         PQfinish(q->pool[i].c);
         pthread_mutex_destroy(&q->pool[i].mu);
     }
+    pthread_mutex_destroy(&q->pmu);
+    pthread_cond_destroy(&q->pcv);
     pthread_mutex_destroy(&q->gmu);
     pthread_cond_destroy(&q->gcv);
     pthread_mutex_destroy(&q->smu);
@@ -391,6 +405,8 @@ static int pg_open(const struct hq_queue_opts *o, void **h)
     q->opts.db = q->db;
     for (int i = 0; i < HQ_PG_POOL; i++)
         pthread_mutex_init(&q->pool[i].mu, NULL);
+    pthread_mutex_init(&q->pmu, NULL);
+    pthread_cond_init(&q->pcv, NULL);
     pthread_mutex_init(&q->gmu, NULL);
     pthread_cond_init(&q->gcv, NULL);
     q->gtail = &q->gpending;

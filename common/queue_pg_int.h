@@ -45,6 +45,7 @@ extern const struct pg_migration hq_pg_migrations[];
 extern const size_t hq_pg_migration_count;
 
 struct pg_conn {
+    bool busy;          /* taken (under the queue's pmu) */
     pthread_mutex_t mu; /* one thread at a time uses c */
     PGconn *c;          /* NULL or broken: reconnect on next use */
     int64_t retry_at;   /* monotonic ms before which no reconnect is tried */
@@ -65,6 +66,8 @@ typedef struct pg_queue {
     char *db; /* owned copy of opts.db */
     struct pg_conn pool[HQ_PG_POOL];
     _Atomic unsigned next_conn;
+    pthread_mutex_t pmu; /* guards every pool[i].busy */
+    pthread_cond_t pcv;  /* a connection came back */
 
     /* Group commit of enqueues (queue_pg_ops.c). */
     pthread_mutex_t gmu;
