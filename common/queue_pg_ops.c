@@ -117,8 +117,10 @@ static int event_del(PGconn *c, uint64_t id)
     struct pg_params p;
     pp_init(&p);
     pp_i64(&p, (int64_t)id);
-    int rc = pg_run(c, "DELETE FROM hq_head WHERE event_id = $1", &p);
-    return rc != 0 ? rc : pg_run(c, "DELETE FROM hq_event WHERE id = $1", &p);
+    return pg_run(c,
+                  "WITH h AS (DELETE FROM hq_head WHERE event_id = $1) "
+                  "DELETE FROM hq_event WHERE id = $1",
+                  &p);
 }
 
 /* The head (already deleted) leaves: the repository goes on with its next
@@ -277,20 +279,24 @@ static int lease_fn(pg_queue *q, PGconn *c, void *arg)
     struct hq_event *ev = NULL;
     if ((rc = head_get(c, repo_id, true, &ev)) != 0)
         return rc;
-    int64_t token = 0;
-    if ((rc = probe(c, "SELECT nextval('hq_lease_token_seq') + 0 * $1::bigint", now, &token)) != 0)
-        goto fail;
     struct pg_params p;
+    PGresult *res;
     pp_init(&p);
     pp_i64(&p, (int64_t)repo_id);
     pp_str(&p, a->owner);
-    pp_i64(&p, token);
     pp_i64(&p, now + a->lease_ms);
-    if ((rc = pg_run(c,
-                     "UPDATE hq_repo SET ready_at = NULL, lease_owner = $2, lease_token = $3, "
-                     "lease_expires = $4 WHERE repo_id = $1",
-                     &p)) != 0)
+    if ((rc = pg_exec(c,
+                      "UPDATE hq_repo SET ready_at = NULL, lease_owner = $2, "
+                      "lease_token = nextval('hq_lease_token_seq'), lease_expires = $3 "
+                      "WHERE repo_id = $1 RETURNING lease_token",
+                      &p, &res)) != 0)
         goto fail;
+    int64_t token = PQntuples(res) == 1 ? pg_i64(res, 0, 0) : 0;
+    PQclear(res);
+    if (token == 0) {
+        rc = HQ_ECORRUPT;
+        goto fail;
+    }
     if (a->wakes && (rc = pg_notify_ready(c)) != 0)
         goto fail;
     a->lease->repo_id = repo_id;
