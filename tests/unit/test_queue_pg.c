@@ -9,6 +9,7 @@
 #include "hqtest.h"
 #include "pgtest.h"
 #include "queue.h"
+#include "queue_pg_int.h" /* the embedded schema files */
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -63,6 +64,30 @@ static void nap(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+HQ_TEST(schema_files_are_embedded_numbered_from_one_in_order)
+{
+    REQUIRE(hq_pg_migration_count >= 1);
+    for (size_t i = 0; i < hq_pg_migration_count; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "%03zu_", i + 1);
+        CHECK_EQ(hq_pg_migrations[i].version, (int)(i + 1));
+        CHECK(strncmp(hq_pg_migrations[i].name, prefix, 4) == 0);
+        CHECK(strstr(hq_pg_migrations[i].sql, "CREATE") != NULL);
+    }
+    CHECK(strstr(hq_pg_migrations[0].sql, "CREATE TABLE hq_schema") != NULL);
+}
+
+HQ_TEST(open_records_the_schema_version)
+{
+    const char *name = pgtest_case_name("");
+    hq_queue_close(open_db(pgtest_database(name)));
+    CHECK_EQ(scalar(name, "SELECT max(version) FROM hq_schema"),
+             hq_pg_migrations[hq_pg_migration_count - 1].version);
+    /* A second open applies nothing. */
+    hq_queue_close(open_db(pgtest_database(name)));
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count);
 }
 
 HQ_TEST(schema_from_the_future_is_refused_and_left_alone)
