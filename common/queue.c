@@ -3,8 +3,8 @@
  * (queue_backend.h), after OpenSMTPD's queue_backend.c.
  *
  * hq_queue_open picks the backend from the database name: the first built-in
- * backend whose accepts() takes it; a scheme that is planned but not built
- * (postgresql://) and any other URI are refused with a reason. Every public
+ * backend whose accepts() takes it (a directory: LMDB; postgresql:// or
+ * postgres://: PostgreSQL); any other URI is refused with a reason. Every public
  * call checks what holds for every backend here, once, and then forwards to
  * the backend with its opaque handle; a backend never sees a call queue.h
  * forbids.
@@ -22,16 +22,8 @@ struct hq_queue {
     void *h; /* the backend's handle, owned */
 };
 
-static const struct hq_queue_backend *const backends[] = {&hq_queue_lmdb_backend};
-
-/* Schemes of backends that are designed (schema/design.md §7) but not in this build. */
-static const struct {
-    const char *scheme;
-    const char *why;
-} planned[] = {
-    {"postgresql", "the PostgreSQL backend is not built yet"},
-    {"postgres", "the PostgreSQL backend is not built yet"},
-};
+static const struct hq_queue_backend *const backends[] = {&hq_queue_lmdb_backend,
+                                                          &hq_queue_pg_backend};
 
 void hq_queue_opts_default(struct hq_queue_opts *o)
 {
@@ -68,12 +60,6 @@ static int pick_backend(const char *db, const struct hq_queue_backend **be, cons
         }
     }
     size_t n = scheme_len(db);
-    for (size_t i = 0; n > 0 && i < sizeof(planned) / sizeof(planned[0]); i++) {
-        if (strlen(planned[i].scheme) == n && strncasecmp(db, planned[i].scheme, n) == 0) {
-            *why = planned[i].why;
-            return HQ_ECONFIG;
-        }
-    }
     *why = n > 0 ? "unknown scheme: use a directory (LMDB) or postgresql://"
                  : "not a database this hookq can open";
     return HQ_ECONFIG;
@@ -117,6 +103,26 @@ int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out)
     if (rc != 0)
         return rc;
     return hq_queue_open_backend(be, o, out);
+}
+
+const char *hq_queue_open_error(int rc)
+{
+    switch (rc) {
+    case HQ_ECONFIG: return "not a database name this hookq can open (a malformed URI?)";
+    case -EACCES:
+    case -EPERM: return "access refused: wrong user or password, or no permission on it";
+    case HQ_ESCHEMA:
+        return "its schema is newer than this hookq knows (written by a newer hookq?); "
+               "nothing was changed";
+    case -ENOENT: return "no hookq database there";
+    case HQ_ESTORAGE: return "the database does not answer (storage error)";
+    default: return hq_strerror(rc);
+    }
+}
+
+bool hq_queue_open_is_setup(int rc)
+{
+    return rc == HQ_ECONFIG || rc == -EACCES || rc == -EPERM || rc == HQ_ESCHEMA || rc == -ENOENT;
 }
 
 const char *hq_queue_open_notice(hq_queue *q)

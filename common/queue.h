@@ -5,7 +5,8 @@
  * call's arguments once and forwards it to the backend that hq_queue_open
  * picked from the database name (queue_backend.h): a directory is LMDB (one
  * file shared by several processes on one host, queue_lmdb*.c); a
- * postgresql:// URI is the PostgreSQL backend of schema/design.md §7, not built yet.
+ * postgresql:// or postgres:// URI is PostgreSQL (one database shared by
+ * processes on many hosts, queue_pg*.c, schema/design.md "PostgreSQL").
  * The worker, the receiver and hookqctl never see a backend type.
  *
  * Contract (schema/design.md §2):
@@ -113,8 +114,8 @@ void hq_queue_opts_default(struct hq_queue_opts *o);
 
 /*
  * Whether a backend built into this program serves db (a HOOKQ_DB value):
- * 0, or HQ_ECONFIG with *why set to a static reason ("the PostgreSQL backend
- * is not built yet", "unknown scheme ..."). hq_queue_open makes the same
+ * 0, or HQ_ECONFIG with *why set to a static reason ("unknown scheme ...").
+ * hq_queue_open makes the same
  * choice; settings use this to refuse a bad value at start.
  */
 HQ_WUR int hq_queue_check_db(const char *db, const char **why);
@@ -125,9 +126,21 @@ HQ_WUR int hq_queue_check_db(const char *db, const char **why);
  * hq_queue_check_db), HQ_ESCHEMA when the stored schema version is newer than
  * this code's, -ENOENT when read_only or no_create and there is no database
  * (nothing is created then). Clears stale readers of crashed processes.
+ * PostgreSQL: HQ_ECONFIG for a URI libpq cannot parse, -EACCES for a
+ * refused login or missing privileges, -ENOENT for a database that does not
+ * exist, HQ_ESTORAGE for a server that does not answer.
  * On failure *out is untouched and nothing is left open.
  */
 HQ_WUR int hq_queue_open(const struct hq_queue_opts *o, hq_queue **out);
+/*
+ * What an hq_queue_open failure rc means to an operator, in words (static
+ * text, never the database name: print that masked, hq_settings_mask_db).
+ * hq_queue_open_is_setup reports whether rc is the operator's to fix (a
+ * malformed name, a refused login or privilege, a newer schema, no
+ * database): the services and hookqctl exit with status 2 then.
+ */
+const char *hq_queue_open_error(int rc);
+bool hq_queue_open_is_setup(int rc);
 /*
  * What the open found and repaired that the operator must hear of, or NULL:
  * for LMDB, an empty data.mdb (a power loss under HOOKQ_SYNC=false, a copy

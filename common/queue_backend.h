@@ -82,7 +82,8 @@ struct hq_queue_backend {
 HQ_WUR int hq_queue_open_backend(const struct hq_queue_backend *be, const struct hq_queue_opts *o,
                                  hq_queue **out);
 
-/* The backends built in (queue_lmdb.c). */
+/* The backends built in (queue_lmdb.c, queue_pg.c). */
 extern const struct hq_queue_backend hq_queue_lmdb_backend;
+extern const struct hq_queue_backend hq_queue_pg_backend;
 
 #endif

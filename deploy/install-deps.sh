@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git \
-libmicrohttpd-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcjson-dev \
+libmicrohttpd-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcjson-dev libpq-dev postgresql \
 lmdb-utils openssl curl ca-certificates python3 python3-yaml jq wrk nginx systemd procps"
 
 missing=""

@@ -10,7 +10,9 @@
  * and /healthz and /metrics, which are answered here from the headers.
  *
  * Exit status: 0 after a clean shutdown, 1 when the queue or the socket
- * cannot be opened, 2 on a usage or configuration error.
+ * cannot be opened, 2 on a usage or configuration error (a HOOKQ_DB that
+ * names no usable database: malformed, login refused, no permission, a
+ * newer schema).
  */
 #include "committer.h"
 #include "http.h"
@@ -24,6 +26,7 @@
 #include "queue.h"
 #include "queue_metrics.h"
 #include "receiver_config.h"
+#include "settings.h"
 #include "webhook.h"
 
 #include <signal.h>
@@ -83,13 +86,17 @@ static int run(const struct receiver_config *cfg)
     struct hq_httpd_socket sock = {.fd = -1};
     int err;
 
+    char shown[256];
+    hq_settings_mask_db(cfg->queue.db, shown, sizeof(shown));
     if ((err = hq_queue_open(&cfg->queue, &q)) != 0) {
-        hq_error("open", NULL, "cannot open the queue at %s (HOOKQ_DB): %s", cfg->queue.db,
-                 hq_strerror(err));
+        hq_error("open", NULL, "cannot open the queue at %s (HOOKQ_DB): %s", shown,
+                 hq_queue_open_error(err));
+        if (hq_queue_open_is_setup(err))
+            rc = 2;
         goto out;
     }
     if (hq_queue_open_notice(q) != NULL)
-        hq_error("open", NULL, "the queue at %s: %s", cfg->queue.db, hq_queue_open_notice(q));
+        hq_error("open", NULL, "the queue at %s: %s", shown, hq_queue_open_notice(q));
     if (cfg->queue.no_sync)
         hq_warn("open", NULL,
                 "HOOKQ_SYNC=false: commits are not synced; a crash of the host "
@@ -140,7 +147,7 @@ static int run(const struct receiver_config *cfg)
     }
     hq_info("start", NULL,
             "listening on %s, webhook path %s, %zu secret(s), %u threads, queue %s (%s)", sock.desc,
-            cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, cfg->queue.db,
+            cfg->webhook_path, hq_sigkeys_count(cfg->keys), cfg->threads, shown,
             cfg->queue.no_sync ? "relaxed durability" : "durable");
 
     sigset_t set;

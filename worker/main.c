@@ -15,6 +15,7 @@
 #include "processor.h"
 #include "queue.h"
 #include "queue_metrics.h"
+#include "settings.h"
 #include "worker_config.h"
 #include "worker_pool.h"
 
@@ -73,14 +74,16 @@ int main(int argc, char **argv)
     if ((rc = hq_metrics_create(&m)) != 0)
         goto fail;
 
+    char shown[256];
+    hq_settings_mask_db(cfg.queue.db, shown, sizeof(shown));
     if ((rc = hq_queue_open(&cfg.queue, &q)) != 0) {
-        fprintf(stderr, "hookq-worker: HOOKQ_DB: cannot open the queue at %s: %s\n", cfg.queue.db,
-                hq_strerror(rc));
+        fprintf(stderr, "hookq-worker: HOOKQ_DB: cannot open the queue at %s: %s\n", shown,
+                hq_queue_open_error(rc));
         status = 2;
         goto out;
     }
     if (hq_queue_open_notice(q) != NULL)
-        hq_error("open", NULL, "the queue at %s: %s", cfg.queue.db, hq_queue_open_notice(q));
+        hq_error("open", NULL, "the queue at %s: %s", shown, hq_queue_open_notice(q));
     if ((rc = hq_queue_metrics_register(m, q)) != 0)
         goto fail;
 
@@ -157,8 +160,8 @@ int main(int argc, char **argv)
                 (long long)cu.interval_ms, (long long)cu.window_ms);
     }
     hq_info("start", NULL, "hookq-worker %s: %llu threads on %s, metrics on port %d (%s)",
-            HOOKQ_VERSION, (unsigned long long)cfg.workers, cfg.queue.db,
-            hq_metrics_http_port(http), cfg.metrics_listen);
+            HOOKQ_VERSION, (unsigned long long)cfg.workers, shown, hq_metrics_http_port(http),
+            cfg.metrics_listen);
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -34,7 +34,7 @@ import zlib
 __all__ = [
     "build_dir", "source_dir", "binary", "free_port", "sign", "start_receiver", "Receiver",
     "post_delivery", "http_request", "hookqctl", "make_payload", "queue_events", "queue_stats",
-    "metrics", "TestFailure", "check", "run_tests",
+    "metrics", "TestFailure", "check", "run_tests", "pg_database", "pg_sql",
 ]
 
 
@@ -556,6 +556,51 @@ def _sanitizer_reports(tmp):
 def check(cond, msg="check failed"):
     if not cond:
         raise TestFailure(msg)
+
+
+# ------------------------------------------------------------- postgresql --
+
+def _psql():
+    import glob
+    import shutil
+    found = shutil.which("psql")
+    if found:
+        return found
+    cands = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    if not cands:
+        skip("no psql on this machine")
+    return cands[-1]
+
+
+def pg_sql(uri, sql):
+    """Runs sql on the database at uri with psql; returns its stdout (one
+    value per line, unaligned). Raises on an error."""
+    r = subprocess.run([_psql(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri,
+                        "-c", sql], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"psql: {r.stderr.strip()}")
+    return r.stdout
+
+
+_pg_serial = [0]
+
+
+def pg_database():
+    """The URI of a new, empty database in the tests' PostgreSQL cluster
+    (tests/tools/pg_cluster.sh, found through HOOKQ_TEST_PG_DIR), as its
+    superuser; skips the test when there is no cluster."""
+    d = os.environ.get("HOOKQ_TEST_PG_DIR")
+    if not d:
+        skip("HOOKQ_TEST_PG_DIR is not set (no PostgreSQL cluster for the tests)")
+    try:
+        with open(os.path.join(d, "uri")) as f:
+            base = f.read().strip()
+    except OSError:
+        skip("the PostgreSQL cluster of HOOKQ_TEST_PG_DIR is not running")
+    _pg_serial[0] += 1
+    name = f"hqi_{os.getpid()}_{_pg_serial[0]}_{int(time.time() * 1000) % 1000000}"
+    pg_sql(base + "/postgres", f"CREATE DATABASE {name}")
+    return f"{base}/{name}"
 
 
 SKIP_STATUS = 77  # ctest's SKIP_RETURN_CODE for a program whose cases all skipped

@@ -61,7 +61,8 @@ class Pipeline:
     SECRET = b"pipeline secret"
     APP_ID = 4242
 
-    def __init__(self, workdir, fakehub_args=(), receiver_env=None):
+    def __init__(self, workdir, fakehub_args=(), receiver_env=None, db=None):
+        """db: the queue (HOOKQ_DB), workdir/db (LMDB) when None."""
         self.workdir = workdir
         self.key, self.pub = fakehublib.make_app_key(workdir)
         self.hub = fakehublib.start_fakehub(workdir, "--app-id", self.APP_ID,
@@ -69,7 +70,7 @@ class Pipeline:
         self.api = f"http://127.0.0.1:{self.hub.port}"
         self.receiver = hqlib.start_receiver(os.path.join(workdir, "receiver"),
                                              secrets=[self.SECRET], env=receiver_env or {},
-                                             db=os.path.join(workdir, "db"))
+                                             db=db or os.path.join(workdir, "db"))
         self.db = self.receiver.db
         self.workers = []
 

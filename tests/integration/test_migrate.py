@@ -2,7 +2,7 @@
 issue 8): an LMDB queue populated by the real receiver and a worker that was
 killed, migrated into a second database, compared through hookqctl, then
 drained there by a real worker against fakehub. The target is a second LMDB
-directory, and PostgreSQL when HOOKQ_TEST_PG_URI names an empty database."""
+directory, and into a new database of the tests' PostgreSQL cluster."""
 
 import json
 import os
@@ -201,10 +201,7 @@ def test_migrate_to_a_second_lmdb_directory_and_drain(tmp):
 
 
 def test_migrate_to_postgresql_and_drain(tmp):
-    uri = os.environ.get("HOOKQ_TEST_PG_URI")
-    if not uri:
-        hqlib.skip("HOOKQ_TEST_PG_URI is not set (a URI of an empty PostgreSQL database)")
-    migrate_scenario(tmp, uri)
+    migrate_scenario(tmp, hqlib.pg_database())
 
 
 def small_source(tmp):

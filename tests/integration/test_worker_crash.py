@@ -17,7 +17,9 @@ REPOS, PER_REPO, ROUNDS = 20, 15, 22
 
 
 def test_kill_9_worker_rounds(tmp):
-    p = Pipeline(tmp, fakehub_args=["--latency-ms", "5"])
+    # HOOKQ_TEST_QUEUE=postgresql: the same rounds on a PostgreSQL database.
+    pg = os.environ.get("HOOKQ_TEST_QUEUE") == "postgresql"
+    p = Pipeline(tmp, fakehub_args=["--latency-ms", "5"], db=hqlib.pg_database() if pg else None)
     try:
         runs = os.path.join(tmp, "runs")
         cmd = (f"sh -c 'echo start $HOOKQ_SHA $(date +%s.%N) >> {runs}; sleep 0.03; "

@@ -5,13 +5,15 @@
  *
  * HOOKQ_TEST_QUEUE names the backend under test (lmdb when unset); a backend
  * this build does not have skips the case. tests/CMakeLists.txt runs each
- * program once per backend.
+ * program once per backend. For postgresql each case gets a database of its
+ * own in the tests' cluster (pgtest.h; SKIP without HOOKQ_TEST_PG_DIR).
  */
 #ifndef HQ_QUEUE_CASE_H
 #define HQ_QUEUE_CASE_H
 
 #include "clock.h"
 #include "hqtest.h"
+#include "pgtest.h"
 #include "queue.h"
 
 #include <stdint.h>
@@ -33,6 +35,10 @@ static inline void case_opts(struct hq_queue_opts *o)
         o->db = hqtest_dir(); /* a directory of its own */
         return;
     }
+    if (strcmp(be, "postgresql") == 0) {
+        o->db = pgtest_case_db(); /* CREATE DATABASE of its own */
+        return;
+    }
     SKIP("HOOKQ_TEST_QUEUE names a backend this build does not have");
 }
 
@@ -42,7 +48,11 @@ static inline void case_opts_second(struct hq_queue_opts *o)
 {
     static char path[512];
     case_opts(o);
-    if (snprintf(path, sizeof(path), "%s/second", hqtest_dir()) >= (int)sizeof(path))
+    const char *be = getenv("HOOKQ_TEST_QUEUE");
+    int n = be != NULL && strcmp(be, "postgresql") == 0
+                ? snprintf(path, sizeof(path), "%s", pgtest_database(pgtest_case_name("_2")))
+                : snprintf(path, sizeof(path), "%s/second", hqtest_dir());
+    if (n >= (int)sizeof(path))
         SKIP("temporary directory name too long");
     o->db = path;
 }

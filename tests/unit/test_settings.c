@@ -83,10 +83,8 @@ HQ_TEST(bad_values_give_one_message_each)
         {"HOOKQ_MAP_SIZE", "lots",
          "HOOKQ_MAP_SIZE: not a size (use e.g. 65536, 64KiB, 25MiB, 4GiB) (got 'lots')"},
         {"HOOKQ_SYNC", "maybe", "HOOKQ_SYNC: not a boolean (use true or false) (got 'maybe')"},
-        {"HOOKQ_DB", "postgresql://h/db",
-         "HOOKQ_DB: the PostgreSQL backend is not built yet (got 'postgresql://h/db')"},
-        {"HOOKQ_DB", "postgres://h/db",
-         "HOOKQ_DB: the PostgreSQL backend is not built yet (got 'postgres://h/db')"},
+        {"HOOKQ_DB", "mysql://h/db",
+         "HOOKQ_DB: unknown scheme: use a directory (LMDB) or postgresql:// (got 'mysql://h/db')"},
         {"HOOKQ_DB", "foo://x",
          "HOOKQ_DB: unknown scheme: use a directory (LMDB) or postgresql:// (got 'foo://x')"},
         {"HOOKQ_LOG_FORMAT", "xml", "HOOKQ_LOG_FORMAT: must be json or text (got 'xml')"},
@@ -114,17 +112,27 @@ HQ_TEST(bad_values_give_one_message_each)
     }
 }
 
-HQ_TEST(db_passwords_are_never_shown)
+HQ_TEST(postgres_uris_are_valid_settings)
 {
     clean_env();
     setenv("HOOKQ_DB", "postgresql://alice:s3cret@db.example:5432/hookq?sslmode=require", 1);
     struct hq_queue_opts o;
     struct hq_cfgerr err = {{0}};
+    CHECK_EQ(hq_settings_queue(&o, 0, &err), 0);
+    CHECK_STR(o.db, "postgresql://alice:s3cret@db.example:5432/hookq?sslmode=require");
+    CHECK_EQ(hq_settings_db("--db", "POSTGRES://h/db", &err), 0);
+}
+
+HQ_TEST(db_passwords_are_never_shown)
+{
+    clean_env();
+    setenv("HOOKQ_DB", "mysql://alice:s3cret@db.example:5432/hookq?sslmode=require", 1);
+    struct hq_queue_opts o;
+    struct hq_cfgerr err = {{0}};
     CHECK_EQ(hq_settings_queue(&o, 0, &err), HQ_ECONFIG);
-    CHECK_STR(err.msg, "HOOKQ_DB: the PostgreSQL backend is not built yet "
-                       "(got 'postgresql://***@db.example:5432/hookq?sslmode=require')");
-    CHECK_EQ(hq_settings_db("--db", "postgres://u:p@ss@h/db?password=s3cret&x=1", &err),
-             HQ_ECONFIG);
+    CHECK_STR(err.msg, "HOOKQ_DB: unknown scheme: use a directory (LMDB) or postgresql:// "
+                       "(got 'mysql://***@db.example:5432/hookq?sslmode=require')");
+    CHECK_EQ(hq_settings_db("--db", "foo://u:p@ss@h/db?password=s3cret&x=1", &err), HQ_ECONFIG);
     CHECK(strstr(err.msg, "s3cret") == NULL && strstr(err.msg, "p@ss") == NULL);
     CHECK(strncmp(err.msg, "--db: ", 6) == 0);
 

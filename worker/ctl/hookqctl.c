@@ -157,14 +157,15 @@ int ctl_open(struct ctl *c, enum ctl_mode mode)
         return CTL_USAGE;
     }
     if (rc == HQ_ESCHEMA) {
-        ctl_err("%s: not a hookq database of a schema this hookqctl %s knows "
+        ctl_err("%s (--db or HOOKQ_DB): not a hookq database of a schema this hookqctl %s knows "
                 "(written by a newer hookq?); nothing was changed",
                 shown, HOOKQ_VERSION);
         return CTL_USAGE;
     }
     if (rc != 0) {
-        ctl_err("cannot open the database at %s: %s", shown, hq_strerror(rc));
-        return rc == -EACCES || rc == -EPERM ? CTL_USAGE : CTL_FAIL;
+        ctl_err("cannot open the database at %s (--db or HOOKQ_DB): %s", shown,
+                hq_queue_open_error(rc));
+        return hq_queue_open_is_setup(rc) ? CTL_USAGE : CTL_FAIL;
     }
     return CTL_OK;
 }

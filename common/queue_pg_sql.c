@@ -1,0 +1,280 @@
+/*
+ * queue_pg_sql: statement helpers of the PostgreSQL queue (parameters,
+ * SQLSTATE mapping, event rows) and the few row-level steps several
+ * operations share (counters, appending an event, locking repositories).
+ * Every function runs on a connection inside the caller's transaction.
+ */
+#include "queue_pg_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pp_init(struct pg_params *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void pp_i64(struct pg_params *p, int64_t v)
+{
+    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
+    p->v[p->n] = p->num[p->n];
+    p->n++;
+}
+
+void pp_str(struct pg_params *p, const char *s)
+{
+    p->v[p->n++] = s != NULL ? s : "";
+}
+
+void pp_bin(struct pg_params *p, const void *data, size_t len)
+{
+    p->v[p->n] = data != NULL ? data : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+static int map_state(const char *st)
+{
+    if (st == NULL)
+        return HQ_ESTORAGE; /* no SQLSTATE: the connection broke */
+    if (strcmp(st, "23505") == 0)
+        return HQ_EDUPLICATE;
+    if (strcmp(st, "53100") == 0)
+        return HQ_EFULL;
+    if (strcmp(st, "42501") == 0 || strncmp(st, "28", 2) == 0)
+        return -EACCES;
+    return HQ_ESTORAGE;
+}
+
+int pg_exec(PGconn *c, const char *sql, const struct pg_params *p, PGresult **res)
+{
+    *res = NULL;
+    PGresult *r = PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
+                               p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+    ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+        *res = r;
+        return 0;
+    }
+    int rc = map_state(r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
+    PQclear(r);
+    return rc;
+}
+
+int pg_run(PGconn *c, const char *sql, const struct pg_params *p)
+{
+    PGresult *r;
+    int rc = pg_exec(c, sql, p, &r);
+    PQclear(r);
+    return rc;
+}
+
+int64_t pg_i64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int dup_col(const PGresult *r, int row, int col, char **out)
+{
+    *out = strdup(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+    return *out != NULL ? 0 : -ENOMEM;
+}
+
+int pg_ev_from_row(const PGresult *r, int row, struct hq_event **out)
+{
+    struct hq_event *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL)
+        return -ENOMEM;
+    ev->id = (uint64_t)pg_i64(r, row, 0);
+    ev->repo_id = (uint64_t)pg_i64(r, row, 1);
+    ev->hook_id = (uint64_t)pg_i64(r, row, 2);
+    ev->installation_id = (uint64_t)pg_i64(r, row, 3);
+    ev->received_at_ms = pg_i64(r, row, 4);
+    ev->not_before_ms = pg_i64(r, row, 5);
+    ev->attempts = (uint32_t)pg_i64(r, row, 6);
+    ev->step = (uint32_t)pg_i64(r, row, 7);
+    ev->check_state = (uint32_t)pg_i64(r, row, 8);
+    ev->check_run_id = (uint64_t)pg_i64(r, row, 9);
+    ev->dead_at_ms = pg_i64(r, row, 16);
+    int rc = -ENOMEM;
+    if (dup_col(r, row, 10, &ev->repo_name) || dup_col(r, row, 11, &ev->delivery) ||
+        dup_col(r, row, 12, &ev->event) || dup_col(r, row, 13, &ev->action) ||
+        dup_col(r, row, 14, &ev->check_desc) || dup_col(r, row, 15, &ev->history) ||
+        dup_col(r, row, 17, &ev->reason))
+        goto fail;
+    if (PQnfields(r) > 18 && !PQgetisnull(r, row, 18)) {
+        size_t len = 0;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, 18), &len);
+        if (raw == NULL)
+            goto fail;
+        ev->payload = malloc(len + 1);
+        if (ev->payload == NULL) {
+            PQfreemem(raw);
+            goto fail;
+        }
+        memcpy(ev->payload, raw, len);
+        ev->payload[len] = '\0';
+        ev->payload_len = len;
+        PQfreemem(raw);
+    }
+    *out = ev;
+    return 0;
+fail:
+    hq_event_free(ev);
+    return rc;
+}
+
+/* The counters and figures of hq_counter, in name order: the order their
+ * rows are locked in by pg_counters_flush, the same in every transaction,
+ * so two never wait for each other in a cycle. */
+static const char *const counter_names[PG_NCOUNTERS] = {
+    "dead",           "dead_total", "done_total",   "duplicates_total",
+    "enqueued_total", "queued",     "repositories",
+};
+
+/* The deltas of the transaction this thread runs (pg_tx runs one at a time
+ * per thread). */
+static _Thread_local int64_t counter_delta[PG_NCOUNTERS];
+
+void pg_counters_reset(void)
+{
+    memset(counter_delta, 0, sizeof(counter_delta));
+}
+
+int pg_counter_add(PGconn *c, const char *name, int64_t n)
+{
+    (void)c;
+    for (int i = 0; i < PG_NCOUNTERS; i++) {
+        if (strcmp(counter_names[i], name) == 0) {
+            counter_delta[i] += n;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int pg_counters_flush(PGconn *c)
+{
+    struct pg_params p;
+    char sql[1024];
+    size_t len = 0;
+    int shard = (int)(random() % 16); /* one shard per transaction */
+    pp_init(&p);
+    pp_i64(&p, shard);
+    len +=
+        (size_t)snprintf(sql, sizeof(sql), "INSERT INTO hq_counter (name, shard, value) VALUES ");
+    for (int i = 0; i < PG_NCOUNTERS; i++) {
+        if (counter_delta[i] == 0)
+            continue;
+        pp_str(&p, counter_names[i]);
+        pp_i64(&p, counter_delta[i]);
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($%d, $1, $%d::bigint)",
+                                p.n > 3 ? ", " : "", p.n - 1, p.n);
+    }
+    pg_counters_reset();
+    if (p.n == 1)
+        return 0;
+    snprintf(sql + len, sizeof(sql) - len,
+             " ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value");
+    return pg_run(c, sql, &p);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pg_lock_repos(PGconn *c, const uint64_t *ids, size_t n)
+{
+    int rc = -ENOMEM;
+    uint64_t *s = malloc((n ? n : 1) * sizeof(*s));
+    char *arr = malloc(n * 21 + 3);
+    if (s == NULL || arr == NULL)
+        goto out;
+    memcpy(s, ids, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_u64);
+    size_t len = 0;
+    arr[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && s[i] == s[i - 1])
+            continue;
+        len += (size_t)snprintf(arr + len, 22, "%s%lld", len > 1 ? "," : "", (long long)s[i]);
+    }
+    arr[len++] = '}';
+    arr[len] = '\0';
+    struct pg_params p;
+    pp_init(&p);
+    pp_str(&p, arr);
+    /* Inserted and then locked in repo_id order: two batches touching the
+     * same repositories wait for each other, never deadlock. */
+    if ((rc = pg_run(c,
+                     "INSERT INTO hq_repo (repo_id) SELECT x FROM unnest($1::bigint[]) x "
+                     "ORDER BY x ON CONFLICT DO NOTHING",
+                     &p)) != 0)
+        goto out;
+    rc = pg_run(c,
+                "SELECT repo_id FROM hq_repo WHERE repo_id = ANY($1::bigint[]) ORDER BY repo_id "
+                "FOR UPDATE",
+                &p);
+out:
+    free(s);
+    free(arr);
+    return rc;
+}
+
+int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now)
+{
+    int rc;
+    if ((rc = pg_lock_repos(c, &ev->repo_id, 1)) != 0)
+        return rc;
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)ev->id);
+    pp_i64(&p, (int64_t)ev->repo_id);
+    pp_i64(&p, (int64_t)ev->hook_id);
+    pp_i64(&p, (int64_t)ev->installation_id);
+    pp_i64(&p, ev->received_at_ms);
+    pp_i64(&p, ev->not_before_ms);
+    pp_i64(&p, ev->attempts);
+    pp_i64(&p, ev->step);
+    pp_i64(&p, ev->check_state);
+    pp_i64(&p, (int64_t)ev->check_run_id);
+    pp_str(&p, ev->repo_name);
+    pp_str(&p, ev->delivery);
+    pp_str(&p, ev->event);
+    pp_str(&p, ev->action);
+    pp_str(&p, ev->check_desc);
+    pp_str(&p, ev->history);
+    pp_bin(&p, ev->payload, ev->payload_len);
+    pp_i64(&p, ev->not_before_ms > now ? ev->not_before_ms : now);
+    PGresult *res;
+    rc = pg_exec(c,
+                 "WITH r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "
+                 "ready_at = CASE WHEN count = 0 THEN $18::bigint ELSE ready_at END "
+                 "WHERE repo_id = $2 RETURNING next_pos - 1 AS pos, count), "
+                 "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, "
+                 "received_at, not_before, attempts, step, check_state, check_run_id, repo_name, "
+                 "delivery, event, action, check_desc, history, payload) "
+                 "SELECT $1, $2, r.pos, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                 "$15, $16, $17 FROM r RETURNING id) "
+                 "SELECT (SELECT count FROM r)",
+                 &p, &res);
+    if (rc != 0)
+        return rc;
+    bool first = pg_i64(res, 0, 0) == 1;
+    PQclear(res);
+    if ((rc = pg_counter_add(c, "queued", 1)) != 0)
+        return rc;
+    return first ? pg_counter_add(c, "repositories", 1) : 0;
+}
+
+int pg_notify_ready(PGconn *c)
+{
+    return pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL);
+}

@@ -1,0 +1,423 @@
+/*
+ * test_queue_pg: what only the PostgreSQL backend has, on the tests' private
+ * cluster (pgtest.h; the ctest fixture "pg"): the schema's version check and
+ * its creation by two processes at once, the open's refusals (malformed
+ * URI, wrong password, no permission) that write nothing, the reconnect
+ * after the server restarts, and one lease per repository across processes.
+ */
+#include "clock.h"
+#include "hqtest.h"
+#include "pgtest.h"
+#include "queue.h"
+#include "queue_pg_int.h" /* the embedded schema files */
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static hq_queue *open_db(const char *db)
+{
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = db;
+    hq_queue *q = NULL;
+    int rc = hq_queue_open(&o, &q);
+    if (rc != 0)
+        fprintf(stderr, "open: %s\n", hq_strerror(rc));
+    REQUIRE(rc == 0);
+    return q;
+}
+
+static int enq(hq_queue *q, uint64_t repo, const char *delivery)
+{
+    struct hq_enqueue it = {.hook_id = 1,
+                            .delivery = delivery,
+                            .event = "push",
+                            .repo_id = repo,
+                            .repo_name = "o/r",
+                            .payload = "{}",
+                            .payload_len = 2};
+    int rc = hq_queue_enqueue(q, &it, 1);
+    return rc != 0 ? rc : it.result;
+}
+
+/* One number from a query run as the superuser on database name. */
+static long long scalar(const char *name, const char *sql)
+{
+    char uri[512];
+    snprintf(uri, sizeof(uri), "%s/%s", pgtest_base(), name);
+    PGconn *c = PQconnectdb(uri);
+    long long v = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    PQfinish(c);
+    return v;
+}
+
+static void nap(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+HQ_TEST(schema_files_are_embedded_numbered_from_one_in_order)
+{
+    REQUIRE(hq_pg_migration_count >= 1);
+    for (size_t i = 0; i < hq_pg_migration_count; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "%03zu_", i + 1);
+        CHECK_EQ(hq_pg_migrations[i].version, (int)(i + 1));
+        CHECK(strncmp(hq_pg_migrations[i].name, prefix, 4) == 0);
+        CHECK(strstr(hq_pg_migrations[i].sql, "CREATE") != NULL);
+    }
+    CHECK(strstr(hq_pg_migrations[0].sql, "CREATE TABLE hq_schema") != NULL);
+}
+
+HQ_TEST(open_records_the_schema_version)
+{
+    const char *name = pgtest_case_name("");
+    hq_queue_close(open_db(pgtest_database(name)));
+    CHECK_EQ(scalar(name, "SELECT max(version) FROM hq_schema"),
+             hq_pg_migrations[hq_pg_migration_count - 1].version);
+    /* A second open applies nothing. */
+    hq_queue_close(open_db(pgtest_database(name)));
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count);
+}
+
+HQ_TEST(schema_from_the_future_is_refused_and_left_alone)
+{
+    const char *name = pgtest_case_name("");
+    const char *db = pgtest_database(name);
+    hq_queue_close(open_db(db));
+    CHECK_EQ(pgtest_exec(name, "INSERT INTO hq_schema (version) VALUES (999)"), 0);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = db;
+    hq_queue *q = NULL;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_ESCHEMA);
+    CHECK(q == NULL);
+    o.read_only = true;
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_ESCHEMA);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), 2);
+}
+
+HQ_TEST(empty_database_read_only_is_not_found_and_not_created)
+{
+    const char *name = pgtest_case_name("");
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = pgtest_database(name);
+    o.read_only = true;
+    hq_queue *q = NULL;
+    CHECK_EQ(hq_queue_open(&o, &q), -ENOENT);
+    o.read_only = false;
+    o.no_create = true;
+    CHECK_EQ(hq_queue_open(&o, &q), -ENOENT);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'hq_%'"), 0);
+}
+
+HQ_TEST(processes_opening_an_empty_database_at_once_create_it_once)
+{
+    const char *name = pgtest_case_name("");
+    const char *db = pgtest_database(name);
+    enum { N = 4 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        REQUIRE(pids[i] >= 0);
+        if (pids[i] == 0) {
+            struct hq_queue_opts o;
+            hq_queue_opts_default(&o);
+            o.db = db;
+            hq_queue *q = NULL;
+            int rc = hq_queue_open(&o, &q);
+            if (rc == 0) {
+                char d[32];
+                snprintf(d, sizeof(d), "d%d", i);
+                rc = enq(q, 7, d);
+                hq_queue_close(q);
+            }
+            if (rc != 0)
+                fprintf(stderr, "  process %d: %s\n", i, hq_strerror(rc));
+            _exit(rc == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), 1);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_event"), N);
+}
+
+HQ_TEST(malformed_uri_is_a_configuration_error)
+{
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    hq_queue *q = NULL;
+    o.db = "postgresql://hookq@[::1/x";
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_ECONFIG);
+    o.db = "postgresql://hookq@127.0.0.1/x?nosuchoption=1";
+    CHECK_EQ(hq_queue_open(&o, &q), HQ_ECONFIG);
+    CHECK(q == NULL);
+}
+
+/* base with user:password@ put in front of the host. */
+static const char *with_user(const char *userinfo, const char *name)
+{
+    static char uri[512];
+    const char *host = strchr(pgtest_base(), '@');
+    REQUIRE(host != NULL);
+    snprintf(uri, sizeof(uri), "postgresql://%s%s/%s", userinfo, host, name);
+    return uri;
+}
+
+HQ_TEST(wrong_password_is_refused_and_right_one_works)
+{
+    const char *name = pgtest_case_name("");
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER hookq_pw", name);
+    REQUIRE(pgtest_exec("postgres", sql) == 0);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    hq_queue *q = NULL;
+    o.db = with_user("hookq_pw:not-the-password", name);
+    CHECK_EQ(hq_queue_open(&o, &q), -EACCES);
+    CHECK(q == NULL);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'hq_%'"), 0);
+    o.db = with_user("hookq_pw:pw-secret", name);
+    CHECK_EQ(hq_queue_open(&o, &q), 0);
+    hq_queue_close(q);
+}
+
+HQ_TEST(role_without_permission_is_refused_and_nothing_is_written)
+{
+    const char *name = pgtest_case_name("");
+    pgtest_database(name);
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = with_user("hookq_noperm", name);
+    hq_queue *q = NULL;
+    CHECK_EQ(hq_queue_open(&o, &q), -EACCES);
+    CHECK(q == NULL);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'hq_%'"), 0);
+}
+
+/* Runs pg_cluster.sh cmd dir. */
+static int cluster(const char *cmd, const char *dir)
+{
+    const char *src = getenv("HOOKQ_TEST_SOURCE_DIR");
+    if (src == NULL)
+        SKIP("HOOKQ_TEST_SOURCE_DIR not set");
+    char line[1024];
+    snprintf(line, sizeof(line), "'%s/tests/tools/pg_cluster.sh' %s '%s'", src, cmd, dir);
+    return system(line);
+}
+
+static char own_cluster[512];
+static pid_t own_cluster_pid;
+
+/* The case's own cluster goes even when a REQUIRE ends the case (exit). */
+static void own_cluster_stop(void)
+{
+    if (own_cluster[0] != '\0' && getpid() == own_cluster_pid)
+        (void)cluster("stop", own_cluster);
+}
+
+HQ_TEST(server_restart_reconnects_on_the_next_call_with_nothing_lost)
+{
+    /* A cluster of its own: restarting the shared one would break the
+     * tests running beside this one. */
+    pgtest_base(); /* skips without the tests' cluster */
+    char dir[512], path[600], uri[600];
+    snprintf(dir, sizeof(dir), "%s/pg", hqtest_dir());
+    REQUIRE(chmod(hqtest_dir(), 0711) == 0); /* the server's user must reach dir */
+    snprintf(own_cluster, sizeof(own_cluster), "%s", dir);
+    own_cluster_pid = getpid();
+    atexit(own_cluster_stop);
+    REQUIRE(cluster("start", dir) == 0);
+    snprintf(path, sizeof(path), "%s/uri", dir);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    REQUIRE(fgets(uri, (int)sizeof(uri) - 10, f) != NULL);
+    fclose(f);
+    uri[strcspn(uri, "\r\n")] = '\0';
+    strcat(uri, "/postgres");
+    hq_queue *q = open_db(uri);
+    CHECK_EQ(enq(q, 1, "before"), 0);
+    /* The first wait starts the listener, which sweeps once it listens. */
+    uint32_t seq = hq_queue_wake_seq(q);
+    hq_queue_wait(q, seq, 5000);
+    CHECK(hq_queue_wake_seq(q) != seq);
+    seq = hq_queue_wake_seq(q);
+    CHECK_EQ(cluster("restart", dir), 0);
+    /* The listener reconnects by itself and sweeps: the sequence moves with
+     * no commit of this process. */
+    int64_t t0 = hq_mono_ms();
+    while (hq_queue_wake_seq(q) == seq && hq_mono_ms() - t0 < 15000)
+        hq_queue_wait(q, seq, 500);
+    CHECK(hq_queue_wake_seq(q) != seq);
+    /* The pooled connections died with the server but look fine until used:
+     * the first call on one finds it dropped, connects again and goes on. */
+    for (int i = 0; i < 8; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "after%d", i);
+        CHECK_EQ(enq(q, 1, d), 0);
+    }
+    struct hq_queue_stats st = {0};
+    for (int i = 0; i < 100; i++) {
+        if (hq_queue_stats(q, &st) == 0)
+            break;
+        nap(100);
+    }
+    CHECK_EQ(st.queued, 9);
+    hq_queue_close(q);
+    /* Before the harness removes the case's directory (the exit handler
+     * covers a REQUIRE that ends the case early). */
+    CHECK_EQ(cluster("stop", dir), 0);
+    own_cluster[0] = '\0';
+}
+
+/* Checks the stats' kept figures against counts of the tables. */
+static void check_figures(hq_queue *q, const char *name)
+{
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ((long long)st.queued, scalar(name, "SELECT count(*) FROM hq_event"));
+    CHECK_EQ((long long)st.repositories,
+             scalar(name, "SELECT count(DISTINCT repo_id) FROM hq_event"));
+    CHECK_EQ((long long)st.dead, scalar(name, "SELECT count(*) FROM hq_dead"));
+}
+
+HQ_TEST(stats_figures_follow_every_operation)
+{
+    const char *name = pgtest_case_name("");
+    struct hq_queue_opts o;
+    hq_queue_opts_default(&o);
+    o.db = pgtest_database(name);
+    o.max_attempts = 2;
+    hq_queue *q = NULL;
+    REQUIRE(hq_queue_open(&o, &q) == 0);
+    for (int i = 0; i < 6; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "s%d", i);
+        REQUIRE(enq(q, 1 + (uint64_t)(i % 3), d) == 0);
+    }
+    CHECK_EQ(enq(q, 1, "s0"), HQ_EDUPLICATE);
+    check_figures(q, name);
+    struct hq_lease l;
+    struct hq_event *ev = NULL;
+    int64_t next;
+    REQUIRE(hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0);
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_complete(q, &l), 0);
+    check_figures(q, name);
+    REQUIRE(hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0);
+    uint64_t dead_id = ev->id;
+    hq_event_free(ev);
+    CHECK_EQ(hq_queue_dead_letter(q, &l, "no"), 0);
+    check_figures(q, name);
+    CHECK_EQ(hq_queue_replay(q, dead_id, NULL), 0);
+    check_figures(q, name);
+    /* Drain everything: completes until nothing is left; one dead letter
+     * purged on the way. */
+    int rounds = 0;
+    while (hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0 && rounds++ < 20) {
+        bool dead = rounds == 2;
+        hq_event_free(ev);
+        if (dead) {
+            CHECK_EQ(hq_queue_dead_letter(q, &l, "again"), 0);
+        } else {
+            CHECK_EQ(hq_queue_complete(q, &l), 0);
+        }
+        check_figures(q, name);
+    }
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ(st.queued, 0);
+    CHECK_EQ(st.repositories, 0);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.done_total, 5);
+    CHECK_EQ(st.dead_total, 2);
+    /* The one dead letter left goes. */
+    uint64_t left = (uint64_t)scalar(name, "SELECT id FROM hq_dead");
+    CHECK_EQ(hq_queue_purge(q, left), 0);
+    CHECK_EQ(hq_queue_purge(q, left), HQ_ENOTFOUND);
+    check_figures(q, name);
+    hq_queue_close(q);
+}
+
+struct race {
+    _Atomic int holders;
+    _Atomic int violations;
+    _Atomic int done;
+    _Atomic int next;
+    uint64_t order[64];
+};
+
+HQ_TEST(processes_racing_for_one_repository_never_hold_it_twice)
+{
+    const char *db = pgtest_case_db();
+    enum { EVENTS = 40, PROCS = 4 };
+    hq_queue *q = open_db(db);
+    for (int i = 0; i < EVENTS; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "e%d", i);
+        REQUIRE(enq(q, 42, d) == 0);
+    }
+    hq_queue_close(q);
+    struct race *r =
+        mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(r != MAP_FAILED);
+    memset(r, 0, sizeof(*r));
+    pid_t pids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        REQUIRE(pids[p] >= 0);
+        if (pids[p] != 0)
+            continue;
+        hq_queue *cq = open_db(db);
+        int64_t deadline = hq_mono_ms() + 60000;
+        while (atomic_load(&r->done) < EVENTS && hq_mono_ms() < deadline) {
+            struct hq_lease l;
+            struct hq_event *ev = NULL;
+            int64_t next;
+            if (hq_queue_lease(cq, "racer", 60000, &l, &ev, &next) != 0) {
+                nap(1);
+                continue;
+            }
+            if (atomic_fetch_add(&r->holders, 1) != 0)
+                atomic_fetch_add(&r->violations, 1);
+            int k = atomic_fetch_add(&r->next, 1);
+            if (k < 64)
+                r->order[k] = ev->id;
+            nap(2);
+            atomic_fetch_sub(&r->holders, 1);
+            if (hq_queue_complete(cq, &l) == 0)
+                atomic_fetch_add(&r->done, 1);
+            hq_event_free(ev);
+        }
+        hq_queue_close(cq);
+        _exit(0);
+    }
+    for (int p = 0; p < PROCS; p++)
+        waitpid(pids[p], NULL, 0);
+    CHECK_EQ(atomic_load(&r->violations), 0);
+    CHECK_EQ(atomic_load(&r->done), EVENTS);
+    CHECK_EQ(atomic_load(&r->next), EVENTS);
+    for (int i = 1; i < EVENTS; i++)
+        CHECK(r->order[i - 1] < r->order[i]); /* FIFO held across the racers */
+    munmap(r, sizeof(*r));
+}
+
+int main(int argc, char **argv)
+{
+    return hqtest_main(argc, argv);
+}
