@@ -64,8 +64,10 @@ static PGconn *connect_db(const pg_queue *q)
                                        "keepalives_count", "dbname",          NULL};
     const char *vals[] = {"10", "30", "10", "3", q->db, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (c != NULL)
+    if (c != NULL) {
         PQsetNoticeProcessor(c, quiet, NULL);
+        pg_conn_register(c);
+    }
     return c;
 }
 

@@ -83,6 +83,9 @@ static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now
 {
     int rc = 0;
     size_t sent = 0;
+    char name[24];
+    if ((rc = pg_prepare(c, ENQUEUE_SQL, name)) != 0)
+        return rc;
     if (PQenterPipelineMode(c) != 1)
         return HQ_ESTORAGE;
     for (; sent < n; sent++) {
@@ -90,7 +93,9 @@ static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now
         char *history;
         if ((rc = item_params(list[sent], now, &p, &history)) != 0)
             break;
-        int ok = PQsendQueryParams(c, ENQUEUE_SQL, p.n, NULL, p.v, p.len, p.fmt, 0);
+        int ok = name[0] != '\0'
+                     ? PQsendQueryPrepared(c, name, p.n, p.v, p.len, p.fmt, 0)
+                     : PQsendQueryParams(c, ENQUEUE_SQL, p.n, NULL, p.v, p.len, p.fmt, 0);
         free(history);
         if (ok != 1) {
             rc = HQ_ESTORAGE;

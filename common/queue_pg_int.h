@@ -127,6 +127,18 @@ void pp_bin(struct pg_params *p, const void *data, size_t len);
  * statement maps its SQLSTATE: 23505 HQ_EDUPLICATE, 53100 HQ_EFULL, 42501
  * and 28xxx -EACCES, everything else HQ_ESTORAGE. */
 int pg_exec(PGconn *c, const char *sql, const struct pg_params *p, PGresult **res);
+/*
+ * Statements run prepared: the first pg_exec of a text on a connection
+ * prepares it (named after a hash of the text), later ones only execute, so
+ * the server parses and plans each statement once per connection. A
+ * connection made by connect_db gets the bookkeeping with pg_conn_register;
+ * past HQ_PG_PREPARED_MAX texts (none of ours is built at run time) a
+ * statement runs unprepared. pg_prepare gives the name to send a prepared
+ * statement with (in pipeline mode), *name[0] == '\0' when unprepared.
+ */
+#define HQ_PG_PREPARED_MAX 64
+void pg_conn_register(PGconn *c);
+int pg_prepare(PGconn *c, const char *sql, char name[24]);
 /* pg_exec for statements whose result is not needed. */
 int pg_run(PGconn *c, const char *sql, const struct pg_params *p);
 int64_t pg_i64(const PGresult *r, int row, int col);

@@ -6,6 +6,8 @@
  */
 #include "queue_pg_int.h"
 
+#include <libpq-events.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +51,82 @@ static int map_state(const char *st)
     return HQ_ESTORAGE;
 }
 
+/* What a connection has prepared: the hashes of the texts. */
+struct pg_cdata {
+    size_t n;
+    uint64_t hash[HQ_PG_PREPARED_MAX];
+};
+
+static int pg_evproc(PGEventId id, void *info, void *arg)
+{
+    (void)arg;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGconn *c = ((PGEventRegister *)info)->conn;
+        struct pg_cdata *d = calloc(1, sizeof(*d));
+        return d != NULL && PQsetInstanceData(c, pg_evproc, d) == 1;
+    }
+    case PGEVT_CONNRESET: { /* a new session: nothing is prepared in it */
+        struct pg_cdata *d = PQinstanceData(((PGEventConnReset *)info)->conn, pg_evproc);
+        if (d != NULL)
+            d->n = 0;
+        return 1;
+    }
+    case PGEVT_CONNDESTROY:
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, pg_evproc));
+        return 1;
+    default: return 1;
+    }
+}
+
+void pg_conn_register(PGconn *c)
+{
+    /* Without it (no memory) statements simply run unprepared. */
+    (void)PQregisterEventProc(c, pg_evproc, "hookq", NULL);
+}
+
+int pg_prepare(PGconn *c, const char *sql, char name[24])
+{
+    name[0] = '\0';
+    struct pg_cdata *d = PQinstanceData(c, pg_evproc);
+    if (d == NULL)
+        return 0;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (const unsigned char *s = (const unsigned char *)sql; *s != '\0'; s++)
+        h = (h ^ *s) * 1099511628211ull;
+    size_t i = 0;
+    while (i < d->n && d->hash[i] != h)
+        i++;
+    if (i == d->n && d->n == HQ_PG_PREPARED_MAX)
+        return 0;
+    char n[24];
+    snprintf(n, sizeof(n), "hq_%016llx", (unsigned long long)h);
+    if (i == d->n) {
+        PGresult *r = PQprepare(c, n, sql, 0, NULL);
+        int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK
+                     ? 0
+                     : map_state(r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
+        PQclear(r);
+        if (rc != 0)
+            return rc;
+        d->hash[d->n++] = h;
+    }
+    memcpy(name, n, sizeof(n));
+    return 0;
+}
+
 int pg_exec(PGconn *c, const char *sql, const struct pg_params *p, PGresult **res)
 {
     *res = NULL;
-    PGresult *r = PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
-                               p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+    char name[24];
+    int prc = pg_prepare(c, sql, name);
+    if (prc != 0)
+        return prc;
+    int n = p != NULL ? p->n : 0;
+    const char *const *v = p != NULL ? p->v : NULL;
+    const int *len = p != NULL ? p->len : NULL, *fmt = p != NULL ? p->fmt : NULL;
+    PGresult *r = name[0] != '\0' ? PQexecPrepared(c, name, n, v, len, fmt, 0)
+                                  : PQexecParams(c, sql, n, NULL, v, len, fmt, 0);
     ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
         *res = r;

@@ -72,14 +72,15 @@ psql -q "$BASE/postgres" -c "ALTER SYSTEM SET fsync = on" \
     -c "ALTER SYSTEM SET shared_buffers = '256MB'" -c "ALTER SYSTEM SET max_wal_size = '2GB'"
 "$SRC/tests/tools/pg_cluster.sh" restart "$WORK/pg" >/dev/null
 [ "$(psql -qtA "$BASE/postgres" -c 'SHOW fsync')" = on ] || { echo "fsync is not on" >&2; exit 1; }
-NDB=0
 new_db() { # -> a HOOKQ_DB value naming a new empty queue of backend $1
-    NDB=$((NDB + 1))
+    # (called in $(...): a subshell, so the name cannot come from a counter)
+    local name
+    name="q$(date +%s%N)$RANDOM"
     if [ "$1" = lmdb ]; then
-        echo "$WORK/lmdb$NDB"
+        echo "$WORK/$name"
     else
-        psql -q "$BASE/postgres" -c "CREATE DATABASE q$NDB"
-        echo "$BASE/q$NDB"
+        psql -q "$BASE/postgres" -c "CREATE DATABASE $name"
+        echo "$BASE/$name"
     fi
 }
 
