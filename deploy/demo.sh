@@ -328,7 +328,7 @@ for b in hookq-receiver hookq-worker hookqctl fakehub; do
 done
 FAKEHUB=$(binary fakehub)
 if [ "$BACKEND" = postgresql ]; then
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
     if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/psql" ]; then
         echo "demo: --postgres needs a PostgreSQL server (initdb, pg_ctl and psql in" \
             "/usr/lib/postgresql/*/bin), and there is none: install Debian's postgresql" \
