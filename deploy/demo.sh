@@ -61,6 +61,11 @@ case $SUMMARY in '' | /*) ;; *) SUMMARY=$PWD/$SUMMARY ;; esac
 # The services read HOOKQ_* from the environment: they get only what the
 # demo sets below, not whatever the caller's shell holds.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^HOOKQ_' || true)
+# Likewise libpq's PG* variables (PGSSLMODE, PGSERVICE, ...) with --postgres:
+# the private cluster takes the URI alone.
+if [ "$BACKEND" = postgresql ]; then
+    while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' || true)
+fi
 
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
 T_START=$(now_ms)
