@@ -334,7 +334,8 @@ done
 FAKEHUB=$(binary fakehub)
 if [ "$BACKEND" = postgresql ]; then
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-    if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/psql" ]; then
+    if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_ctl" ] ||
+        [ ! -x "$PG_BIN/psql" ]; then
         echo "demo: --postgres needs a PostgreSQL server (initdb, pg_ctl and psql in" \
             "/usr/lib/postgresql/*/bin), and there is none: install Debian's postgresql" \
             "(deploy/install-deps.sh does), or run the demo without --postgres" >&2
