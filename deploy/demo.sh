@@ -2,7 +2,7 @@
 # The demo command of README.md: the whole hookq flow on loopback, in some
 # ten seconds once built.
 #
-#   ./deploy/demo.sh [--keep] [--checks]
+#   ./deploy/demo.sh [--keep] [--checks] [--postgres]
 #
 # Installs what is missing (deploy/install-deps.sh), builds into build/,
 # generates a GitHub App key and a webhook secret, starts fakehub (the
@@ -24,17 +24,27 @@
 # --checks runs it with HOOKQ_REPORT=checks: check runs instead of statuses
 # (fakehub refuses octo/broken's check runs with 422); it shows the runs, the
 # queue and the dead letters, and shuts down.
+# --postgres runs the same demo (with or without --checks) on PostgreSQL
+# instead of LMDB: a private cluster (tests/tools/pg_cluster.sh, in
+# /tmp/hookq-demo-pg.*, on a free loopback port) with one database,
+# hookq_demo, in HOOKQ_DB of the receiver, the worker and hookqctl; the
+# cluster is removed at the end, on failure and interrupt too (its server log
+# goes into a kept work directory). It needs a PostgreSQL server (Debian's
+# postgresql, which install-deps.sh installs): without one it says so and
+# exits 2.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi # run as "sh demo.sh"
 set -eu
 set -o pipefail
 
-usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,34s/^# \{0,1\}//p' "$0"; }
 KEEP=0
 REPORT=statuses
+BACKEND=lmdb
 for arg in "$@"; do
     case $arg in
     --keep) KEEP=1 ;;
     --checks) REPORT=checks ;;
+    --postgres) BACKEND=postgresql ;;
     -h | --help) usage; exit 0 ;;
     *) echo "demo: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
@@ -51,6 +61,11 @@ case $SUMMARY in '' | /*) ;; *) SUMMARY=$PWD/$SUMMARY ;; esac
 # The services read HOOKQ_* from the environment: they get only what the
 # demo sets below, not whatever the caller's shell holds.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^HOOKQ_' || true)
+# Likewise libpq's PG* variables (PGSSLMODE, PGSERVICE, ...) with --postgres:
+# the private cluster takes the URI alone.
+if [ "$BACKEND" = postgresql ]; then
+    while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' || true)
+fi
 
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
 T_START=$(now_ms)
@@ -63,6 +78,8 @@ indent() { sed 's/^/  /'; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/hookq-demo.XXXXXX")
 DB=$W/db
+QENV=(HOOKQ_DB="$DB" HOOKQ_MAP_SIZE=64MiB) # the queue's settings of every process
+PG_DIR=""         # the private PostgreSQL cluster of --postgres, while it exists
 STARTED=""        # every PID this script started, for the exit trap
 DONE=0
 HUB_PID="" RCV_PID="" WRK_PID=""
@@ -76,6 +93,14 @@ die() {
 # PIDs are forgotten once reaped: a recycled PID is never signalled.
 track() { STARTED="$STARTED $2"; echo "$1 $2" >>"$W/started.txt"; }
 untrack() { STARTED=$(echo "$STARTED" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ' || true); }
+
+# Stops the private cluster (pg_ctl -m immediate) and removes its directory.
+pg_down() {
+    [ -n "$PG_DIR" ] || return 0
+    "$SRC/tests/tools/pg_cluster.sh" stop "$PG_DIR/cluster" >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+    PG_DIR=""
+}
 
 on_exit() {
     local rc=$? pid left
@@ -101,14 +126,22 @@ on_exit() {
             kill -KILL "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
         done
+        if [ -n "$PG_DIR" ] && [ -s "$PG_DIR/cluster/server.log" ]; then
+            cp "$PG_DIR/cluster/server.log" "$W/postgresql.log" 2>/dev/null || true
+            echo "--- last lines of postgresql.log" >&2
+            tail -n 15 "$W/postgresql.log" >&2
+        fi
+        pg_down
         if [ -n "$SUMMARY" ]; then
             python3 "$SRC/deploy/demo/report.py" summary --work "$W" --out "$SUMMARY" \
                 --failed "$FAILED" >/dev/null 2>&1 || true
         fi
         echo "demo: work directory kept: $W" >&2
     elif [ "$KEEP" = 1 ]; then
+        pg_down
         echo "work directory kept: $W"
     else
+        pg_down
         rm -rf "$W"
     fi
     exit "$rc"
@@ -222,7 +255,7 @@ binary() {
 
 start_receiver() {
     start_service hookq-receiver receiver.log HOOKQ_LISTEN \
-        HOOKQ_DB="$DB" HOOKQ_MAP_SIZE=64MiB HOOKQ_WEBHOOK_SECRET_FILE="$W/webhook-secret" \
+        "${QENV[@]}" HOOKQ_WEBHOOK_SECRET_FILE="$W/webhook-secret" \
         HOOKQ_REPORT="$REPORT" HOOKQ_LOG_FORMAT=text
     RCV_PID=$SVC_PID RCV_PORT=$SVC_PORT
 }
@@ -234,7 +267,7 @@ CHECK_Q=${CHECK//\\/\\\\}
 CHECK_Q=${CHECK_Q//\"/\\\"}
 start_worker() {
     start_service hookq-worker worker.log HOOKQ_METRICS_LISTEN \
-        HOOKQ_DB="$DB" HOOKQ_MAP_SIZE=64MiB HOOKQ_GITHUB_API="http://127.0.0.1:$HUB_PORT" \
+        "${QENV[@]}" HOOKQ_GITHUB_API="http://127.0.0.1:$HUB_PORT" \
         HOOKQ_APP_ID="$APP_ID" HOOKQ_APP_KEY_FILE="$W/app.key.pem" \
         HOOKQ_CHECK_CMD="sh \"$CHECK_Q\"" HOOKQ_CHECK_TIMEOUT=30s \
         HOOKQ_TARGET_URL='https://ci.example.com/{repo}/commit/{sha}' \
@@ -299,6 +332,17 @@ for b in hookq-receiver hookq-worker hookqctl fakehub; do
     [ -x "$(binary $b)" ] || die "$b is not in $BUILD"
 done
 FAKEHUB=$(binary fakehub)
+if [ "$BACKEND" = postgresql ]; then
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_ctl" ] ||
+        [ ! -x "$PG_BIN/psql" ]; then
+        echo "demo: --postgres needs a PostgreSQL server (initdb, pg_ctl and psql in" \
+            "/usr/lib/postgresql/*/bin), and there is none: install Debian's postgresql" \
+            "(deploy/install-deps.sh does), or run the demo without --postgres" >&2
+        DONE=1 # nothing ran: no failure report, the work directory goes
+        exit 2
+    fi
+fi
 T_RUN=$(now_ms)
 
 section "2. a GitHub App key and a webhook secret"
@@ -312,6 +356,25 @@ echo "  App id $APP_ID, private key app.key.pem (RSA 2048); fakehub gets the pub
 echo "  webhook secret  32 random bytes (64 hex digits) in webhook-secret; the receiver and the sender share it"
 
 section "3. fakehub, hookq-receiver and hookq-worker on loopback"
+if [ "$BACKEND" = postgresql ]; then
+    # In /tmp, not in TMPDIR: the server's socket path has a length limit, and
+    # as root the cluster runs as an unprivileged user that must reach it.
+    PG_DIR=$(mktemp -d /tmp/hookq-demo-pg.XXXXXX) || die "cannot make the cluster's directory"
+    chmod 711 "$PG_DIR"
+    "$SRC/tests/tools/pg_cluster.sh" start "$PG_DIR/cluster" >"$W/pg_cluster.log" 2>&1 &&
+        [ -s "$PG_DIR/cluster/uri" ] || {
+        cat "$W/pg_cluster.log" "$PG_DIR/cluster/initdb.log" >&2 2>/dev/null || true
+        die "the PostgreSQL cluster did not start"
+    }
+    PG_URI=$(cat "$PG_DIR/cluster/uri")
+    "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -d "$PG_URI/postgres" \
+        -c 'CREATE DATABASE hookq_demo' >>"$W/pg_cluster.log" 2>&1 ||
+        die "creating the database failed: $(tail -n 1 "$W/pg_cluster.log")"
+    DB=$PG_URI/hookq_demo
+    QENV=(HOOKQ_DB="$DB")
+    printf '  %-15s %-11s %s  (a private cluster in %s)\n' postgresql \
+        "$("$PG_BIN/postgres" --version | awk '{print $3}')" "$DB" "$PG_DIR/cluster"
+fi
 REFUSE=(--status-code-for octo/broken=422)
 [ "$REPORT" = statuses ] || REFUSE=(--check-code-for octo/broken=422)
 start_fakehub 0 "${REFUSE[@]}" || die "fakehub did not start"

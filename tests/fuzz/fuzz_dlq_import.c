@@ -19,11 +19,11 @@ static bool same_event(const struct hq_event *a, const struct hq_event *b)
            a->installation_id == b->installation_id && a->received_at_ms == b->received_at_ms &&
            a->not_before_ms == b->not_before_ms && a->dead_at_ms == b->dead_at_ms &&
            a->attempts == b->attempts && a->step == b->step && a->check_state == b->check_state &&
-           strcmp(a->repo_name, b->repo_name) == 0 && strcmp(a->delivery, b->delivery) == 0 &&
-           strcmp(a->event, b->event) == 0 && strcmp(a->action, b->action) == 0 &&
-           strcmp(a->check_desc, b->check_desc) == 0 && strcmp(a->history, b->history) == 0 &&
-           strcmp(a->reason, b->reason) == 0 && a->payload_len == b->payload_len &&
-           memcmp(a->payload, b->payload, a->payload_len) == 0;
+           a->check_run_id == b->check_run_id && strcmp(a->repo_name, b->repo_name) == 0 &&
+           strcmp(a->delivery, b->delivery) == 0 && strcmp(a->event, b->event) == 0 &&
+           strcmp(a->action, b->action) == 0 && strcmp(a->check_desc, b->check_desc) == 0 &&
+           strcmp(a->history, b->history) == 0 && strcmp(a->reason, b->reason) == 0 &&
+           a->payload_len == b->payload_len && memcmp(a->payload, b->payload, a->payload_len) == 0;
 }
 
 static bool within_bounds(const struct hq_event *ev)

@@ -9,10 +9,15 @@ dead-lettered and its replay went through, the duplicate and the badly signed
 delivery got 200 and 401, every service it started exited 0 and is gone,
 and the whole run took less than two minutes. A second test stops the demo
 half-way with SIGTERM and checks that it still stops everything it started.
+The *_postgresql tests run the same with --postgres, on the demo's own
+PostgreSQL cluster, and check that the cluster is gone afterwards too; they
+skip on a machine without a PostgreSQL server.
 """
 
+import glob
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -91,11 +96,48 @@ def load(path):
         return json.load(f)
 
 
+def need_postgresql():
+    """Skips the test on a machine without a PostgreSQL server to run."""
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        hqlib.skip("no PostgreSQL server (/usr/lib/postgresql/*/bin/initdb): "
+                   "demo.sh --postgres cannot run here")
+
+
+def check_postgresql_gone(text):
+    """The demo said which cluster it ran on, and removed it: neither its
+    directory nor any process of it is left."""
+    m = re.search(r"^  postgresql +\S+ +(postgresql://hookq@127\.0\.0\.1:\d+/hookq_demo)"
+                  r" +\(a private cluster in (/tmp/hookq-demo-pg\.\w+)/cluster\)$", text, re.M)
+    check(m is not None, f"no cluster line in the output:\n{text[:3000]}")
+    check(f"(queue in {m.group(1)})" in text, "the receiver does not use the cluster's database")
+    pg_dir = m.group(2)
+    check(not os.path.exists(pg_dir), f"{pg_dir} is left")
+    left = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if pg_dir.encode() in f.read():
+                    left.append(pid)
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError, PermissionError):
+            pass
+    check(left == [], f"processes of the cluster still run: {left}")
+
+
 def test_demo_runs_the_whole_flow(tmp):
+    whole_flow(tmp)
+
+
+def test_demo_runs_the_whole_flow_postgresql(tmp):
+    need_postgresql()
+    text = whole_flow(tmp, "--postgres")
+    check_postgresql_gone(text)
+
+
+def whole_flow(tmp, *args):
     summary_path = os.path.join(tmp, "summary.json")
     keep = sanitized_build()
     t0 = time.monotonic()
-    proc = start_demo(tmp, summary_path, *(["--keep"] if keep else []))
+    proc = start_demo(tmp, summary_path, *args, *(["--keep"] if keep else []))
     try:
         out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -197,11 +239,25 @@ def test_demo_runs_the_whole_flow(tmp):
     else:
         check(left == [], f"work directory left: {left}")
     print(f"     demo took {elapsed:.1f}s", flush=True)
+    return text
 
 
 def test_demo_stopped_midway_stops_what_it_started(tmp):
+    stopped_midway(tmp)
+
+
+def test_demo_stopped_midway_postgresql(tmp):
+    need_postgresql()
+    text = stopped_midway(tmp, "--postgres")
+    check_postgresql_gone(text)
+    kept = [d for d in os.listdir(tmp) if d.startswith("hookq-demo.")]
+    check(len(kept) == 1 and os.path.exists(os.path.join(tmp, kept[0], "postgresql.log")),
+          f"the kept work directory has no postgresql.log: {kept}")
+
+
+def stopped_midway(tmp, *args):
     summary_path = os.path.join(tmp, "summary.json")
-    proc = start_demo(tmp, summary_path)
+    proc = start_demo(tmp, summary_path, *args)
     seen = b""
     try:
         deadline = time.monotonic() + 60
@@ -228,6 +284,7 @@ def test_demo_stopped_midway_stops_what_it_started(tmp):
     for svc in s["services"]:
         check(not alive_service(svc["pid"]), f"{svc} still runs after the demo ended")
     check("work directory kept" in text, "a failed demo keeps its work directory")
+    return text
 
 
 def test_demo_arguments(tmp):
@@ -235,7 +292,7 @@ def test_demo_arguments(tmp):
     r = subprocess.run(["bash", demo_path(), "--help"], env=env, capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
     check(r.returncode == 0 and "--keep" in r.stdout and "HOOKQ_BUILD" in r.stdout and
-          "--checks" in r.stdout,
+          "--checks" in r.stdout and "--postgres" in r.stdout,
           f"--help: {r.returncode} {r.stdout!r} {r.stderr!r}")
     r = subprocess.run(["bash", demo_path(), "--no-such-flag"], env=env, capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -245,9 +302,18 @@ def test_demo_arguments(tmp):
 
 
 def test_demo_with_check_runs(tmp):
+    check_runs(tmp)
+
+
+def test_demo_with_check_runs_postgresql(tmp):
+    need_postgresql()
+    check_postgresql_gone(check_runs(tmp, "--postgres"))
+
+
+def check_runs(tmp, *args):
     """--checks: one completed check run per accepted delivery, the broken
     repository dead-lettered, every service exited 0."""
-    proc = start_demo(tmp, os.path.join(tmp, "summary.json"), "--checks")
+    proc = start_demo(tmp, os.path.join(tmp, "summary.json"), "--checks", *args)
     try:
         out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -259,6 +325,7 @@ def test_demo_with_check_runs(tmp):
     check(" completed success " in text and " completed failure " in text, text[-3000:])
     check("creating the check run: HTTP 422" in text, "octo/broken was not dead-lettered")
     check("hookq demo (check runs): ok:" in text, text[-500:])
+    return text
 
 
 TESTS = [
@@ -266,6 +333,9 @@ TESTS = [
     ("demo_with_check_runs", test_demo_with_check_runs),
     ("demo_stopped_midway_stops_what_it_started", test_demo_stopped_midway_stops_what_it_started),
     ("demo_arguments", test_demo_arguments),
+    ("demo_runs_the_whole_flow_postgresql", test_demo_runs_the_whole_flow_postgresql),
+    ("demo_with_check_runs_postgresql", test_demo_with_check_runs_postgresql),
+    ("demo_stopped_midway_postgresql", test_demo_stopped_midway_postgresql),
 ]
 
 if __name__ == "__main__":

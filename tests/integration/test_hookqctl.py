@@ -510,7 +510,8 @@ class TestChanges(CtlCase):
 
 class TestExportImport(CtlCase):
     FIELDS = ['repo_id', 'hook_id', 'installation_id', 'received_at_ms', 'not_before_ms',
-              'dead_at_ms', 'attempts', 'step', 'check_state', 'repo', 'delivery', 'event',
+              'dead_at_ms', 'attempts', 'step', 'check_state', 'check_run_id', 'repo',
+              'delivery', 'event',
               'action', 'check_desc', 'history', 'reason', 'payload_b64']
 
     def records(self, text):
@@ -604,6 +605,50 @@ class TestExportImport(CtlCase):
         r = self.ctl('dlq', 'import', '--dry-run', db=target, input=good)
         self.assertEqual(r.stdout, 'would import 3 dead letters\n')
         self.assertEqual(self.jlines('dlq', 'list', db=target), [])
+
+    def test_check_run_id_round_trips_and_old_files_import(self):
+        """Export writes the check run's id, import keeps it; a record without
+        it (an export from before check runs) imports with none; a bad one is
+        refused naming the field."""
+        self.fx('enqueue', 500, 'octo/runs', 'push', '', 'd-r1', 7)
+        self.fx('run', 500, 4711000001)
+        self.fx('dead', 500, 'hookq gave up: HTTP 422')
+        self.fx('enqueue', 500, 'octo/runs', 'push', '', 'd-r2', 7)
+        self.fx('dead', 500, 'HTTP 404')
+        out = self.ctl('dlq', 'export').stdout
+        recs = self.records(out)
+        self.assertEqual([(r['delivery'], r['check_run_id']) for r in recs],
+                         [('d-r1', 4711000001), ('d-r2', 0)])
+        other = os.path.join(self.tmp, 'other')
+        self.ctl('dlq', 'import', '-', db=other, input=out)
+        rows = self.jlines('dlq', 'list', db=other)
+        self.assertEqual([(r['delivery'], r.get('check_run_id')) for r in rows],
+                         [('d-r1', 4711000001), ('d-r2', None)])
+        again = self.records(self.ctl('dlq', 'export', db=other).stdout)
+        self.assertEqual([r['check_run_id'] for r in again], [4711000001, 0])
+
+        head, first, _, _ = out.splitlines()
+        old = json.loads(first)
+        del old['check_run_id']
+        older = os.path.join(self.tmp, 'older')
+        r = self.ctl('dlq', 'import', '-', db=older,
+                     input='%s\n%s\nend 1\n' % (head, json.dumps(old)))
+        self.assertEqual(r.stdout.splitlines()[-1], 'imported 1 dead letters, 0 duplicates skipped')
+        row, = self.jlines('dlq', 'list', db=older)
+        self.assertEqual(row['delivery'], 'd-r1')
+        self.assertNotIn('check_run_id', row)
+        rec, = self.records(self.ctl('dlq', 'export', db=older).stdout)
+        self.assertEqual(rec['check_run_id'], 0)
+
+        target = os.path.join(self.tmp, 'target')
+        for bad in (-1, 1.5, '4711', 2 ** 53 + 2, None):
+            with self.subTest(check_run_id=bad):
+                rec = json.loads(first)
+                rec['check_run_id'] = bad
+                r = self.ctl('dlq', 'import', db=target, rc=2,
+                             input='%s\n%s\nend 1\n' % (head, json.dumps(rec)))
+                self.assertIn("malformed record (field 'check_run_id')", r.stderr)
+                self.assertFalse(os.path.exists(target), 'import touched the database')
 
 
 class TestSignals(CtlCase):

@@ -13,6 +13,8 @@
  *       leases REPO_ID for an hour and leaves it leased
  *   qfixture DB step REPO_ID STEP CHECK_STATE DESC
  *       records a step on the head of REPO_ID, then gives it back
+ *   qfixture DB run REPO_ID CHECK_RUN_ID
+ *       records a check run's id on the head of REPO_ID, then gives it back
  *   qfixture DB schema VERSION
  *       overwrites the stored schema version (raw LMDB)
  *   qfixture DB hold
@@ -223,6 +225,12 @@ int main(int argc, char **argv)
                                             (enum hq_check_state)num(argv[5]), argv[6])) != 0 ||
                  (rc = hq_queue_retry(q, &l, 0, false, NULL, HQ_STEP_NEW)) != 0)
             status = die("step", rc);
+    } else if (strcmp(cmd, "run") == 0 && argc == 5) {
+        if ((rc = lease_repo(q, num(argv[3]), &l, &ev)) != 0)
+            status = die("lease", rc);
+        else if ((rc = hq_queue_record_check_run(q, &l, num(argv[4]))) != 0 ||
+                 (rc = hq_queue_retry(q, &l, 0, false, NULL, HQ_STEP_NEW)) != 0)
+            status = die("run", rc);
     } else {
         fprintf(stderr, "qfixture: bad command or arguments: %s\n", cmd);
         status = 2;

@@ -6,7 +6,9 @@
  * A record is one JSON object on one line with every field of struct
  * hq_event: integers exactly (at most 2^53, as JSON readers hold them in
  * doubles), history as the stored JSON text, the payload in standard base64,
- * last, so that it round-trips byte for byte. The parser is the one place
+ * last, so that it round-trips byte for byte. check_run_id came later within
+ * version 1: a record without it (an older export) reads as 0, no run, and
+ * an older hookqctl ignores it. The parser is the one place
  * that reads outside input in hookqctl; fuzz_dlq_import checks it.
  */
 #include "ctl.h"
@@ -21,7 +23,8 @@
 #define JSON_INT_MAX 9007199254740992.0 /* 2^53 */
 #define B64_CHUNK    3072               /* payload bytes encoded at a time: 4096 of base64 */
 
-/* The object of every field but the payload, in the order of version 1. */
+/* The object of every field but the payload, in the order of version 1
+ * (check_run_id, added with check runs, after check_state). */
 static cJSON *fields_json(const struct hq_event *ev)
 {
     cJSON *o = cJSON_CreateObject();
@@ -34,6 +37,7 @@ static cJSON *fields_json(const struct hq_event *ev)
         !ctl_json_add_i64(o, "dead_at_ms", ev->dead_at_ms) ||
         !ctl_json_add_u64(o, "attempts", ev->attempts) || !ctl_json_add_u64(o, "step", ev->step) ||
         !ctl_json_add_u64(o, "check_state", ev->check_state) ||
+        !ctl_json_add_u64(o, "check_run_id", ev->check_run_id) ||
         !cJSON_AddStringToObject(o, "repo", ev->repo_name) ||
         !cJSON_AddStringToObject(o, "delivery", ev->delivery) ||
         !cJSON_AddStringToObject(o, "event", ev->event) ||
@@ -183,6 +187,14 @@ int ctl_record_parse(const char *line, size_t len, struct hq_event **out, const 
     ev->step = (uint32_t)v[7];
     ev->check_state = (uint32_t)v[8];
     ev->id = (uint64_t)v[9];
+    /* Optional: absent in exports made before check runs (0: no run). */
+    double run = 0;
+    if (cJSON_GetObjectItemCaseSensitive(o, "check_run_id") != NULL &&
+        !json_int(o, "check_run_id", 0, JSON_INT_MAX, &run)) {
+        *why = "check_run_id";
+        goto out;
+    }
+    ev->check_run_id = (uint64_t)run;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (!json_str(o, strs[i].name, strs[i].min, strs[i].max,
                       (char **)((char *)ev + strs[i].off))) {
