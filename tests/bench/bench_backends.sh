@@ -24,6 +24,7 @@ set -euo pipefail
 
 BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
+SOAK=${SOAK:-100000} # events through the soak
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 RECEIVER="$BUILD/receiver/hookq-receiver"
@@ -143,21 +144,21 @@ for be in lmdb postgresql; do
 done
 
 # ------------------------------------------------------------------ soak --
-# 100,000 events through a PostgreSQL queue that stays 1,000 repositories
+# 100,000 events (SOAK=N for more) through a PostgreSQL queue that stays 1,000 repositories
 # long (bench_lease with BENCH_REFILL=1: complete + enqueue), the sizes of
 # its tables (heap, indexes and TOAST) sampled every 5 s, autovacuum as
 # the schema sets it.
 echo
 db=$(new_db postgresql)
-BENCH_REFILL=1 "$LEASE" "$db" 1000 100000 8 >"$WORK/soak.out" &
+BENCH_REFILL=1 "$LEASE" "$db" 1000 "$SOAK" 8 >"$WORK/soak.out" &
 spid=$!
 PIDS+=("$spid")
-echo "soak: 100,000 events through PostgreSQL, 1,000 repositories queued throughout"
+echo "soak: $SOAK events through PostgreSQL, 1,000 repositories queued throughout"
 printf "%8s %s\n" "seconds" "table sizes (kB, with indexes)"
 t0=$(date +%s)
 while kill -0 "$spid" 2>/dev/null; do
-    sizes=$(psql -qtA "$db" -c "SELECT string_agg(relname || '=' || pg_total_relation_size(oid) / 1024, ' ' ORDER BY relname)
-                                FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace" 2>/dev/null || true)
+    sizes=$(psql -qtA "$db" -c "SELECT string_agg(relname || '=' || pg_total_relation_size(relid) / 1024, ' ' ORDER BY relname)
+                                FROM pg_stat_user_tables WHERE relname IN ('hq_event', 'hq_repo', 'hq_head', 'hq_dedup', 'hq_counter')" 2>/dev/null || true)
     printf "%8d %s\n" $(( $(date +%s) - t0 )) "$sizes"
     sleep 5
 done
