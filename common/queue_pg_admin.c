@@ -90,22 +90,7 @@ static int dead_insert(PGconn *c, const struct hq_event *ev)
 {
     struct pg_params p;
     pp_init(&p);
-    pp_i64(&p, (int64_t)ev->id);
-    pp_i64(&p, (int64_t)ev->repo_id);
-    pp_i64(&p, (int64_t)ev->hook_id);
-    pp_i64(&p, (int64_t)ev->installation_id);
-    pp_i64(&p, ev->received_at_ms);
-    pp_i64(&p, ev->not_before_ms);
-    pp_i64(&p, ev->attempts);
-    pp_i64(&p, ev->step);
-    pp_i64(&p, ev->check_state);
-    pp_i64(&p, (int64_t)ev->check_run_id);
-    pp_str(&p, ev->repo_name);
-    pp_str(&p, ev->delivery);
-    pp_str(&p, ev->event);
-    pp_str(&p, ev->action);
-    pp_str(&p, ev->check_desc);
-    pp_str(&p, ev->history);
+    pp_event(&p, ev);
     pp_i64(&p, ev->dead_at_ms);
     pp_str(&p, ev->reason);
     pp_bin(&p, ev->payload, ev->payload_len);

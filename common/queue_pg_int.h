@@ -119,6 +119,9 @@ struct pg_params {
     char num[PG_MAXP][24];
 };
 void pp_init(struct pg_params *p);
+/* An event's 16 stored fields, id to history, in the column order of
+ * hq_event and hq_dead ($1 to $16 of the statements that insert them). */
+void pp_event(struct pg_params *p, const struct hq_event *ev);
 void pp_i64(struct pg_params *p, int64_t v);
 void pp_str(struct pg_params *p, const char *s);
 void pp_bin(struct pg_params *p, const void *data, size_t len);

@@ -38,6 +38,26 @@ void pp_bin(struct pg_params *p, const void *data, size_t len)
     p->n++;
 }
 
+void pp_event(struct pg_params *p, const struct hq_event *ev)
+{
+    pp_i64(p, (int64_t)ev->id);
+    pp_i64(p, (int64_t)ev->repo_id);
+    pp_i64(p, (int64_t)ev->hook_id);
+    pp_i64(p, (int64_t)ev->installation_id);
+    pp_i64(p, ev->received_at_ms);
+    pp_i64(p, ev->not_before_ms);
+    pp_i64(p, ev->attempts);
+    pp_i64(p, ev->step);
+    pp_i64(p, ev->check_state);
+    pp_i64(p, (int64_t)ev->check_run_id);
+    pp_str(p, ev->repo_name);
+    pp_str(p, ev->delivery);
+    pp_str(p, ev->event);
+    pp_str(p, ev->action);
+    pp_str(p, ev->check_desc);
+    pp_str(p, ev->history);
+}
+
 static int map_state(const char *st)
 {
     if (st == NULL)
@@ -308,22 +328,7 @@ int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now)
         return rc;
     struct pg_params p;
     pp_init(&p);
-    pp_i64(&p, (int64_t)ev->id);
-    pp_i64(&p, (int64_t)ev->repo_id);
-    pp_i64(&p, (int64_t)ev->hook_id);
-    pp_i64(&p, (int64_t)ev->installation_id);
-    pp_i64(&p, ev->received_at_ms);
-    pp_i64(&p, ev->not_before_ms);
-    pp_i64(&p, ev->attempts);
-    pp_i64(&p, ev->step);
-    pp_i64(&p, ev->check_state);
-    pp_i64(&p, (int64_t)ev->check_run_id);
-    pp_str(&p, ev->repo_name);
-    pp_str(&p, ev->delivery);
-    pp_str(&p, ev->event);
-    pp_str(&p, ev->action);
-    pp_str(&p, ev->check_desc);
-    pp_str(&p, ev->history);
+    pp_event(&p, ev);
     pp_bin(&p, ev->payload, ev->payload_len);
     pp_i64(&p, ev->not_before_ms > now ? ev->not_before_ms : now);
     PGresult *res;
