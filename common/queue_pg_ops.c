@@ -68,19 +68,26 @@ static int head_get(PGconn *c, uint64_t repo_id, bool with_payload, struct hq_ev
     return rc;
 }
 
+/* The head's mutable state as parameters $1 to $8: its id, then the
+ * columns of hq_head. */
+static void pp_head(struct pg_params *p, const struct hq_event *ev)
+{
+    pp_i64(p, (int64_t)ev->id);
+    pp_i64(p, ev->not_before_ms);
+    pp_i64(p, ev->attempts);
+    pp_i64(p, ev->step);
+    pp_i64(p, ev->check_state);
+    pp_i64(p, (int64_t)ev->check_run_id);
+    pp_str(p, ev->check_desc);
+    pp_str(p, ev->history);
+}
+
 /* Writes the head's mutable state (hq_head). */
 static int head_put(PGconn *c, const struct hq_event *ev)
 {
     struct pg_params p;
     pp_init(&p);
-    pp_i64(&p, (int64_t)ev->id);
-    pp_i64(&p, ev->not_before_ms);
-    pp_i64(&p, ev->attempts);
-    pp_i64(&p, ev->step);
-    pp_i64(&p, ev->check_state);
-    pp_i64(&p, (int64_t)ev->check_run_id);
-    pp_str(&p, ev->check_desc);
-    pp_str(&p, ev->history);
+    pp_head(&p, ev);
     return pg_run(c,
                   "INSERT INTO hq_head (event_id, not_before, attempts, step, check_state, "
                   "check_run_id, check_desc, history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
@@ -151,14 +158,7 @@ static int head_to_dead(PGconn *c, const struct hq_event *ev, const char *reason
 {
     struct pg_params p;
     pp_init(&p);
-    pp_i64(&p, (int64_t)ev->id);
-    pp_i64(&p, ev->not_before_ms);
-    pp_i64(&p, ev->attempts);
-    pp_i64(&p, ev->step);
-    pp_i64(&p, ev->check_state);
-    pp_i64(&p, (int64_t)ev->check_run_id);
-    pp_str(&p, ev->check_desc);
-    pp_str(&p, ev->history);
+    pp_head(&p, ev);
     pp_i64(&p, now);
     pp_str(&p, reason);
     int rc = pg_run(c,
