@@ -8,7 +8,8 @@
 # durability of production: fsync=on, full_page_writes=on,
 # synchronous_commit=on. Then, for each backend, on a fresh queue:
 #   receiver   durable deliveries/s: wrk -t2 -c32 for SECONDS (default 10)
-#              after a 2 s warm-up, push payload (~8 KB), unique deliveries
+#              after a 2 s warm-up, push payload (~8 KB), unique deliveries,
+#              all to one repository and then spread over 100
 #   pipeline   events/s of two worker processes (8 threads each) draining
 #              2,000 queued events of 200 repositories against fakehub
 #              (bench_pipeline2.py)
@@ -88,34 +89,39 @@ new_db() { # -> a HOOKQ_DB value naming a new empty queue of backend $1
 echo "bench_backends: $(nproc) CPUs, PostgreSQL $(psql -qtA "$BASE/postgres" -c 'SHOW server_version') (fsync on), $(date -u +%FT%TZ)"
 
 # -------------------------------------------------------------- receiver --
-python3 "$HERE/gen_payloads.py" "$WORK/p" >/dev/null
+python3 "$HERE/gen_payloads.py" "$WORK/p" 100 >/dev/null
 declare -A RPS
 echo
-printf "%-12s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
-for be in lmdb postgresql; do
-    db=$(new_db $be)
-    port=$(free_port)
-    HOOKQ_DB="$db" HOOKQ_LISTEN="127.0.0.1:$port" HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" \
-        HOOKQ_SYNC=true "$RECEIVER" 2>>"$WORK/receiver-$be.log" &
-    rpid=$!
-    PIDS+=("$rpid")
-    wait_http "$port" /healthz
-    for phase in warmup run; do
-        d=$DUR
-        [ $phase = warmup ] && d=2
-        BENCH_BODY="$WORK/p/push.json" BENCH_SIG=$(cat "$WORK/p/push.sig") BENCH_EVENT=push \
-            BENCH_PREFIX="$be-$phase-$RANDOM" wrk -t2 -c32 -d"${d}s" --latency \
-            -s "$HERE/bench_receiver.lua" "http://127.0.0.1:$port/webhook" >"$WORK/wrk-$be.out" 2>&1
+printf "%-28s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
+# Every delivery to one repository (its row lock orders every batch on
+# PostgreSQL), then spread over 100.
+for repos in 1 100; do
+    for be in lmdb postgresql; do
+        db=$(new_db $be)
+        port=$(free_port)
+        HOOKQ_DB="$db" HOOKQ_LISTEN="127.0.0.1:$port" HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" \
+            HOOKQ_SYNC=true "$RECEIVER" 2>>"$WORK/receiver-$be.log" &
+        rpid=$!
+        PIDS+=("$rpid")
+        wait_http "$port" /healthz
+        for phase in warmup run; do
+            d=$DUR
+            [ $phase = warmup ] && d=2
+            BENCH_BODY="$WORK/p/push.json" BENCH_SIG=$(cat "$WORK/p/push.sig") BENCH_EVENT=push \
+                BENCH_REPOS=$((repos > 1 ? repos : 0)) BENCH_BODY_DIR="$WORK/p" \
+                BENCH_PREFIX="$be-$repos-$phase-$RANDOM" wrk -t2 -c32 -d"${d}s" --latency \
+                -s "$HERE/bench_receiver.lua" "http://127.0.0.1:$port/webhook" >"$WORK/wrk-$be.out" 2>&1
+        done
+        r=$(grep '^RESULT' "$WORK/wrk-$be.out")
+        RPS[$be-$repos]=$(field "$r" req_s)
+        printf "%-28s %10s %8s %8s   non-2xx %s\n" "$be, $repos repositories" "${RPS[$be-$repos]}" \
+            "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" non2xx)"
+        kill -TERM "$rpid"
+        wait "$rpid" || true
     done
-    r=$(grep '^RESULT' "$WORK/wrk-$be.out")
-    RPS[$be]=$(field "$r" req_s)
-    printf "%-12s %10s %8s %8s   non-2xx %s\n" "$be" "${RPS[$be]}" "$(field "$r" p50_ms)" \
-        "$(field "$r" p99_ms)" "$(field "$r" non2xx)"
-    kill -TERM "$rpid"
-    wait "$rpid" || true
+    awk -v p="${RPS[postgresql-$repos]}" -v l="${RPS[lmdb-$repos]}" -v n=$repos \
+        'BEGIN { printf "postgresql/lmdb, %d repositories: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", n, 100 * p / l }'
 done
-awk -v p="${RPS[postgresql]}" -v l="${RPS[lmdb]}" \
-    'BEGIN { printf "postgresql/lmdb: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", 100 * p / l }'
 
 # -------------------------------------------------------------- pipeline --
 echo

@@ -4,7 +4,10 @@
 -- X-GitHub-Delivery (the signature covers the body only, so it stays valid).
 -- Environment: BENCH_BODY (file with the raw body), BENCH_SIG (the
 -- X-Hub-Signature-256 value), BENCH_EVENT, BENCH_PREFIX (makes delivery ids
--- unique across runs). Prints one machine-readable RESULT line at the end.
+-- unique across runs). With BENCH_REPOS=N the requests cycle through N
+-- repositories instead: the bodies BENCH_BODY_DIR/push-I.json, signed with
+-- push-I.sig (gen_payloads.py DIR N). Prints one machine-readable RESULT
+-- line at the end.
 
 local threads = {}
 local counter = 0
@@ -27,11 +30,27 @@ function init(args)
    wrk.headers["X-GitHub-Hook-ID"] = "424242"
    wrk.headers["X-Hub-Signature-256"] = os.getenv("BENCH_SIG")
    wrk.headers["User-Agent"] = "GitHub-Hookshot/bench"
+   nrepos = tonumber(os.getenv("BENCH_REPOS") or "0")
+   bodies, sigs = {}, {}
+   for i = 0, nrepos - 1 do
+      local dir = os.getenv("BENCH_BODY_DIR")
+      local b = assert(io.open(dir .. "/push-" .. i .. ".json", "rb"))
+      bodies[i] = b:read("*a")
+      b:close()
+      local g = assert(io.open(dir .. "/push-" .. i .. ".sig", "rb"))
+      sigs[i] = g:read("*l")
+      g:close()
+   end
 end
 
 function request()
    counter = counter + 1
    wrk.headers["X-GitHub-Delivery"] = prefix .. counter
+   if nrepos > 0 then
+      local i = counter % nrepos
+      wrk.headers["X-Hub-Signature-256"] = sigs[i]
+      return wrk.format(nil, nil, nil, bodies[i])
+   end
    return wrk.format()
 end
 

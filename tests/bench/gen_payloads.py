@@ -4,8 +4,10 @@
   push.json / push.sig   ~8 KB push with commits
   pr.json / pr.sig       ~24 KB pull_request "opened"
   secret                 the webhook secret they are signed with
+  push-I.json / .sig     with REPOS: the push payload of repository I, for I
+                         in 0..REPOS-1 (bench_receiver.lua's BENCH_REPOS)
 
-Usage: gen_payloads.py DIR
+Usage: gen_payloads.py DIR [REPOS]
 """
 import os
 import sys
@@ -33,6 +35,16 @@ def main():
         with open(os.path.join(out, name + ".sig"), "w") as f:
             f.write(sign(SECRET, body))
         print(f"{name}: {len(body)} bytes")
+    repos = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    for i in range(repos):
+        body = make_payload("push", 800000 + i, f"bench-org/repo-{i}", size_kb=8,
+                            installation_id=31337)
+        with open(os.path.join(out, f"push-{i}.json"), "wb") as f:
+            f.write(body)
+        with open(os.path.join(out, f"push-{i}.sig"), "w") as f:
+            f.write(sign(SECRET, body))
+    if repos:
+        print(f"push-0..{repos - 1}: one push payload per repository")
 
 
 if __name__ == "__main__":
