@@ -276,11 +276,9 @@ fi
 # PREFILL_EVENTS=0 skips this phase.
 RECV_FULL=0 HWM_FULL=0 ANON_FULL=0 DEPTH=0 t0=0 t1=0
 if [ "$PREFILL" != 0 ]; then
-    cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/common" "$HERE/bench_prefill.c" \
-        "$BUILD/common/libhookq_common.a" $(pkg-config --libs lmdb openssl libcjson) -lpthread \
-        -o "$WORK/bench_prefill"
+    [ -x "$BUILD/tests/bench/bench_prefill" ] || { echo "no bench_prefill (build first)" >&2; exit 2; }
     t0=$(date +%s.%N)
-    "$WORK/bench_prefill" "$WORK/db-full" "$PREFILL" 1000 $((8 << 30))
+    "$BUILD/tests/bench/bench_prefill" "$WORK/db-full" "$PREFILL" 1000 $((8 << 30))
     # The loader does not sync (no_sync): flush its gigabyte now, as a queue
     # that filled up in production synced as it went. Left dirty, the
     # receiver's first fdatasyncs paid for it inside the measurement.
