@@ -3,10 +3,12 @@
  * committed. Concurrent hq_queue_enqueue calls of one process queue up; the
  * first becomes the leader, takes up to HQ_PG_BATCH_MAX waiting calls and
  * runs them as one transaction: the batch's repository rows locked in
- * repo_id order (pg_lock_repos), then one statement per item (ENQUEUE_SQL:
- * the dedup insert allocates the id, the locked repository row gives the
- * FIFO position), all sent in libpq's pipeline mode so the batch costs one
- * round trip, then the counters, a bounded dedup prune and one NOTIFY.
+ * repo_id order (pg_lock_repos) and their next positions read; each item
+ * takes the next position of its repository and is one statement
+ * (ENQUEUE_SQL: the dedup insert allocates the id, the event insert uses it
+ * and the position), all sent in libpq's pipeline mode so the batch costs
+ * one round trip; then each repository row is written once (repos_done),
+ * the counters, a bounded dedup prune and one NOTIFY.
  * Every call is answered once COMMIT returned; a failed commit fails every
  * call of its batch and none of their items is stored.
  */
@@ -19,26 +21,129 @@
 #include <string.h>
 
 /* One item in one statement: the dedup insert allocates the id (nothing
- * when the pair is known), the repository row (locked) gives the FIFO
- * position, the event row is inserted; the result row is the new id, or
- * NULL and the first event's id for a duplicate (or two NULLs when the
- * first is a concurrent transaction's that committed meanwhile). */
+ * when the pair is known), the event row is inserted at the FIFO position
+ * the batch gave it ($11, from its repository's locked row); the result row
+ * is the new id, or NULL and the first event's id for a duplicate (or two
+ * NULLs when the first is a concurrent transaction's that committed
+ * meanwhile). The repository rows are updated once per batch (repos_done). */
 #define ENQUEUE_SQL                                                                                \
     "WITH d AS (INSERT INTO hq_dedup (hook_id, delivery, at_ms, event_id) VALUES ($1, $2, $3, "    \
     "nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id), "                     \
-    "r AS (UPDATE hq_repo SET next_pos = next_pos + 1, count = count + 1, "                        \
-    "ready_at = CASE WHEN count = 0 THEN $11::bigint ELSE ready_at END "                           \
-    "WHERE repo_id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING next_pos - 1 AS pos, count), "      \
     "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, received_at, "        \
-    "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, r.pos, $1, $5, " \
-    "$3, $6, $2, $7, $8, $9, $10 FROM d, r RETURNING id) "                                         \
+    "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, $11, $1, $5, "   \
+    "$3, $6, $2, $7, $8, $9, $10 FROM d RETURNING id) "                                            \
     "SELECT (SELECT id FROM e), (SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND "            \
-    "delivery = $2), (SELECT count FROM r)"
+    "delivery = $2)"
+
+/* The repositories of a batch, sorted by id: where their FIFO positions
+ * start, how many the batch took, how many events it stored. */
+struct brepo {
+    uint64_t id;
+    int64_t next_pos, count;
+    int64_t taken, stored;
+};
+
+static int cmp_brepo(const void *a, const void *b)
+{
+    uint64_t x = ((const struct brepo *)a)->id, y = ((const struct brepo *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static struct brepo *brepo_find(struct brepo *r, size_t n, uint64_t id)
+{
+    struct brepo key = {.id = id};
+    return bsearch(&key, r, n, sizeof(*r), cmp_brepo);
+}
+
+/* "{1,2,3}" of the repositories' ids; NULL without memory. */
+static char *brepo_array(const struct brepo *r, size_t n)
+{
+    char *arr = malloc(n * 21 + 3);
+    if (arr == NULL)
+        return NULL;
+    size_t len = 0;
+    arr[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(arr + len, 22, "%s%llu", i > 0 ? "," : "",
+                                (unsigned long long)r[i].id);
+    arr[len++] = '}';
+    arr[len] = '\0';
+    return arr;
+}
+
+/* Reads the (locked) repositories' next positions and counts. */
+static int repos_read(PGconn *c, struct brepo *r, size_t n)
+{
+    char *arr = brepo_array(r, n);
+    if (arr == NULL)
+        return -ENOMEM;
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_str(&p, arr);
+    int rc =
+        pg_exec(c, "SELECT repo_id, next_pos, count FROM hq_repo WHERE repo_id = ANY($1::bigint[])",
+                &p, &res);
+    free(arr);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct brepo *b = brepo_find(r, n, (uint64_t)pg_i64(res, i, 0));
+        if (b != NULL) {
+            b->next_pos = pg_i64(res, i, 1);
+            b->count = pg_i64(res, i, 2);
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Moves each repository's position counter past what the batch took and
+ * adds what it stored; a repository that had no events joins the ready
+ * line now. *firsts: how many of those there were. */
+static int repos_done(PGconn *c, const struct brepo *r, size_t n, int64_t now, int64_t *firsts)
+{
+    size_t cap = n * 21 + 3;
+    char *ids = malloc(cap), *taken = malloc(cap), *stored = malloc(cap);
+    int rc = -ENOMEM;
+    if (ids == NULL || taken == NULL || stored == NULL)
+        goto out;
+    size_t a = 0, b = 0, d = 0;
+    ids[a++] = taken[b++] = stored[d++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i > 0 ? "," : "";
+        a += (size_t)snprintf(ids + a, 22, "%s%llu", sep, (unsigned long long)r[i].id);
+        b += (size_t)snprintf(taken + b, 22, "%s%lld", sep, (long long)r[i].taken);
+        d += (size_t)snprintf(stored + d, 22, "%s%lld", sep, (long long)r[i].stored);
+        if (r[i].count == 0 && r[i].stored > 0)
+            (*firsts)++; /* the repository had no events before */
+    }
+    ids[a++] = taken[b++] = stored[d++] = '}';
+    ids[a] = taken[b] = stored[d] = '\0';
+    struct pg_params p;
+    pp_init(&p);
+    pp_str(&p, ids);
+    pp_str(&p, taken);
+    pp_str(&p, stored);
+    pp_i64(&p, now);
+    rc = pg_run(c,
+                "UPDATE hq_repo r SET next_pos = r.next_pos + u.taken, count = r.count + u.stored, "
+                "ready_at = CASE WHEN r.count = 0 AND u.stored > 0 THEN $4::bigint ELSE r.ready_at "
+                "END FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(repo_id, taken, "
+                "stored) WHERE r.repo_id = u.repo_id",
+                &p);
+out:
+    free(ids);
+    free(taken);
+    free(stored);
+    return rc;
+}
 
 #define PIPELINE_MAX 256 /* items sent before their results are read */
 
 /* The parameters of it's statement; *history (free it) holds its note. */
-static int item_params(struct hq_enqueue *it, int64_t now, struct pg_params *p, char **history)
+static int item_params(struct hq_enqueue *it, int64_t now, int64_t pos, struct pg_params *p,
+                       char **history)
 {
     struct hq_event ev = {0};
     *history = NULL;
@@ -59,18 +164,16 @@ static int item_params(struct hq_enqueue *it, int64_t now, struct pg_params *p, 
     pp_str(p, it->action ? it->action : "");
     pp_str(p, *history != NULL ? *history : "");
     pp_bin(p, it->payload, it->payload_len);
-    pp_i64(p, now);
+    pp_i64(p, pos);
     return 0;
 }
 
 /* Reads one item's result (id 0 for a duplicate whose first event was not
  * visible yet: lookup_late_duplicates finds it). */
-static void item_result(const PGresult *res, struct hq_enqueue *it, int64_t *firsts)
+static void item_result(const PGresult *res, struct hq_enqueue *it)
 {
     if (!PQgetisnull(res, 0, 0)) {
         it->id = (uint64_t)pg_i64(res, 0, 0);
-        if (pg_i64(res, 0, 2) == 1)
-            (*firsts)++; /* the repository had no events before */
         return;
     }
     it->result = HQ_EDUPLICATE;
@@ -79,7 +182,8 @@ static void item_result(const PGresult *res, struct hq_enqueue *it, int64_t *fir
 
 /* Sends items [0, n) of list (pointers) in libpq's pipeline mode and reads
  * their results: one round trip for all of them. */
-static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now, int64_t *firsts)
+static int send_items(PGconn *c, struct hq_enqueue **list, const int64_t *pos, size_t n,
+                      int64_t now)
 {
     int rc = 0;
     size_t sent = 0;
@@ -91,7 +195,7 @@ static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now
     for (; sent < n; sent++) {
         struct pg_params p;
         char *history;
-        if ((rc = item_params(list[sent], now, &p, &history)) != 0)
+        if ((rc = item_params(list[sent], now, pos[sent], &p, &history)) != 0)
             break;
         int ok = name[0] != '\0'
                      ? PQsendQueryPrepared(c, name, p.n, p.v, p.len, p.fmt, 0)
@@ -111,7 +215,7 @@ static int send_items(PGconn *c, struct hq_enqueue **list, size_t n, int64_t now
         ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             if (rc == 0)
-                item_result(res, list[i], firsts);
+                item_result(res, list[i]);
         } else if (rc == 0) {
             const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
             rc = state != NULL && strcmp(state, "53100") == 0 ? HQ_EFULL : HQ_ESTORAGE;
@@ -158,40 +262,57 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
 {
     struct pg_gop *ops = arg;
     int64_t now = hq_now_ms();
-    size_t n = 0, k = 0;
+    size_t n = 0, k = 0, nr = 0;
+    int64_t accepted = 0, dups = 0, firsts = 0;
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         n += o->n;
-    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-    if (ids == NULL)
-        return -ENOMEM;
-    for (struct pg_gop *o = ops; o != NULL; o = o->next)
-        for (size_t i = 0; i < o->n; i++)
-            if (o->items[i].result == 0)
-                ids[k++] = o->items[i].repo_id;
-    int rc = pg_lock_repos(c, ids, k);
-    free(ids);
-    if (rc != 0)
-        return rc;
-    int64_t accepted = 0, dups = 0, firsts = 0;
     struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
-    if (list == NULL)
-        return -ENOMEM;
-    k = 0;
+    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    int64_t *pos = malloc((n ? n : 1) * sizeof(*pos));
+    struct brepo *repos = calloc(n ? n : 1, sizeof(*repos));
+    int rc = -ENOMEM;
+    if (list == NULL || ids == NULL || pos == NULL || repos == NULL)
+        goto out;
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         for (size_t i = 0; i < o->n; i++)
-            if (o->items[i].result == 0)
-                list[k++] = &o->items[i];
+            if (o->items[i].result == 0) {
+                list[k] = &o->items[i];
+                ids[k++] = o->items[i].repo_id;
+            }
+    if ((rc = pg_lock_repos(c, ids, k)) != 0)
+        goto out;
+    /* The batch's repositories, sorted and unique, with their positions. */
+    for (size_t i = 0; i < k; i++)
+        repos[i].id = ids[i];
+    qsort(repos, k, sizeof(*repos), cmp_brepo);
+    for (size_t i = 0; i < k; i++)
+        if (nr == 0 || repos[nr - 1].id != repos[i].id)
+            repos[nr++] = repos[i];
+    if (nr > 0 && (rc = repos_read(c, repos, nr)) != 0)
+        goto out;
+    for (size_t i = 0; i < k; i++) {
+        struct brepo *r = brepo_find(repos, nr, list[i]->repo_id);
+        pos[i] = r->next_pos + r->taken++; /* a duplicate leaves a gap: order is what counts */
+    }
     for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX)
-        rc = send_items(c, list + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now, &firsts);
+        rc = send_items(c, list + i, pos + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now);
     if (rc == 0)
         rc = lookup_late_duplicates(c, list, k);
     for (size_t i = 0; i < k; i++) {
-        if (list[i]->result == HQ_EDUPLICATE)
+        if (list[i]->result == HQ_EDUPLICATE) {
             dups++;
-        else if (list[i]->id != 0)
+        } else if (list[i]->id != 0) {
             accepted++;
+            brepo_find(repos, nr, list[i]->repo_id)->stored++;
+        }
     }
+    if (rc == 0 && nr > 0)
+        rc = repos_done(c, repos, nr, now, &firsts);
+out:
     free(list);
+    free(ids);
+    free(pos);
+    free(repos);
     if (rc != 0)
         return rc;
     if (accepted > 0 && ((rc = pg_counter_add(c, "enqueued_total", accepted)) != 0 ||
