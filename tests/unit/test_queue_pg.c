@@ -246,10 +246,11 @@ HQ_TEST(server_restart_reconnects_on_the_next_call_with_nothing_lost)
     snprintf(path, sizeof(path), "%s/uri", dir);
     FILE *f = fopen(path, "r");
     REQUIRE(f != NULL);
-    REQUIRE(fgets(uri, (int)sizeof(uri) - 10, f) != NULL);
+    char base[512];
+    REQUIRE(fgets(base, (int)sizeof(base), f) != NULL);
     fclose(f);
-    uri[strcspn(uri, "\r\n")] = '\0';
-    strcat(uri, "/postgres");
+    base[strcspn(base, "\r\n")] = '\0';
+    REQUIRE(snprintf(uri, sizeof(uri), "%s/postgres", base) < (int)sizeof(uri));
     hq_queue *q = open_db(uri);
     CHECK_EQ(enq(q, 1, "before"), 0);
     /* The first wait starts the listener, which sweeps once it listens. */
