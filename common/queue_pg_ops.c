@@ -474,22 +474,24 @@ out:
     return rc;
 }
 
-int pgq_complete(void *h, const struct hq_lease *lease)
-{
-    struct finish_args a = {lease, NULL, false};
-    int rc = pg_tx(h, true, false, finish_fn, &a);
-    if (rc == 0 && a.wakes)
-        pg_wake_local(h);
-    return rc;
-}
-
-int pgq_dead_letter(void *h, const struct hq_lease *lease, const char *reason)
+/* The head leaves: done (reason NULL) or dead-lettered. */
+static int finish(void *h, const struct hq_lease *lease, const char *reason)
 {
     struct finish_args a = {lease, reason, false};
     int rc = pg_tx(h, true, false, finish_fn, &a);
     if (rc == 0 && a.wakes)
         pg_wake_local(h);
     return rc;
+}
+
+int pgq_complete(void *h, const struct hq_lease *lease)
+{
+    return finish(h, lease, NULL);
+}
+
+int pgq_dead_letter(void *h, const struct hq_lease *lease, const char *reason)
+{
+    return finish(h, lease, reason);
 }
 
 struct retry_args {
