@@ -197,23 +197,20 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
     }
     if (rc != 0)
         goto put;
-    pg_counters_reset();
+    pg_tx_reset();
     rc = fn(q, k->c, arg);
-    if ((rc == 0 || rc == HQ_ENOTREADY) && write) {
-        int f = pg_counters_flush(k->c);
-        if (f != 0)
-            rc = f;
-    }
     if ((rc == 0 || rc == HQ_ENOTREADY) && write && q->commit_hook != NULL) {
         int h = q->commit_hook(q->commit_hook_arg);
         if (h != 0)
             rc = h;
     }
     if (rc == 0 || rc == HQ_ENOTREADY) {
-        int c = pg_run(k->c, "COMMIT", NULL);
+        /* The held-back statements, the counters, NOTIFY and COMMIT. */
+        int c = pg_commit(k->c, write);
         if (c != 0)
-            rc = c == HQ_EDUPLICATE ? HQ_ESTORAGE : c; /* COMMIT failed: nothing stored */
+            rc = c == HQ_EDUPLICATE ? HQ_ESTORAGE : c; /* not committed: nothing stored */
     } else {
+        pg_tx_reset();
         (void)pg_run(k->c, "ROLLBACK", NULL);
     }
 put:

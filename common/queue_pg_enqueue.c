@@ -2,13 +2,15 @@
  * queue_pg_enqueue: the receiver's write on the PostgreSQL queue, group-
  * committed. Concurrent hq_queue_enqueue calls of one process queue up; the
  * first becomes the leader, takes up to HQ_PG_BATCH_MAX waiting calls and
- * runs them as one transaction: the batch's repository rows locked in
- * repo_id order (pg_lock_repos) and their next positions read; each item
- * takes the next position of its repository and is one statement
- * (ENQUEUE_SQL: the dedup insert allocates the id, the event insert uses it
- * and the position), all sent in libpq's pipeline mode so the batch costs
- * one round trip; then each repository row is written once (repos_done),
- * the counters, a bounded dedup prune and one NOTIFY.
+ * runs them as one transaction of three round trips:
+ *   BEGIN;
+ *   one pipeline: the batch's repository rows created if missing and locked
+ *     in repo_id order, their next positions and counts read, and each item
+ *     as one statement (ENQUEUE_SQL: the dedup insert allocates the id, the
+ *     event insert uses it at its repository's locked next position plus
+ *     the item's place among the batch's items of that repository);
+ *   one pipeline (pg_commit): each repository row written once
+ *     (repos_done), a bounded dedup prune, the counters, one NOTIFY, COMMIT.
  * Every call is answered once COMMIT returned; a failed commit fails every
  * call of its batch and none of their items is stored.
  */
@@ -21,8 +23,9 @@
 #include <string.h>
 
 /* One item in one statement: the dedup insert allocates the id (nothing
- * when the pair is known), the event row is inserted at the FIFO position
- * the batch gave it ($11, from its repository's locked row); the result row
+ * when the pair is known), the event row is inserted at its FIFO position:
+ * its repository's next position, read from the row this transaction has
+ * locked, plus $11, the item's place in the batch; the result row
  * is the new id, or NULL and the first event's id for a duplicate (or two
  * NULLs when the first is a concurrent transaction's that committed
  * meanwhile). The repository rows are updated once per batch (repos_done). */
@@ -30,8 +33,9 @@
     "WITH d AS (INSERT INTO hq_dedup (hook_id, delivery, at_ms, event_id) VALUES ($1, $2, $3, "    \
     "nextval('hq_event_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id), "                     \
     "e AS (INSERT INTO hq_event (id, repo_id, pos, hook_id, installation_id, received_at, "        \
-    "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, $11, $1, $5, "   \
-    "$3, $6, $2, $7, $8, $9, $10 FROM d RETURNING id) "                                            \
+    "repo_name, delivery, event, action, history, payload) SELECT d.event_id, $4, "                \
+    "(SELECT next_pos FROM hq_repo WHERE repo_id = $4) + $11::bigint, $1, $5, $3, $6, $2, $7, "    \
+    "$8, $9, $10 FROM d RETURNING id) "                                                            \
     "SELECT (SELECT id FROM e), (SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND "            \
     "delivery = $2)"
 
@@ -71,22 +75,9 @@ static char *brepo_array(const struct brepo *r, size_t n)
     return arr;
 }
 
-/* Reads the (locked) repositories' next positions and counts. */
-static int repos_read(PGconn *c, struct brepo *r, size_t n)
+/* Takes the locked repositories' next positions and counts from res. */
+static void repos_read(const PGresult *res, struct brepo *r, size_t n)
 {
-    char *arr = brepo_array(r, n);
-    if (arr == NULL)
-        return -ENOMEM;
-    struct pg_params p;
-    PGresult *res;
-    pp_init(&p);
-    pp_str(&p, arr);
-    int rc =
-        pg_exec(c, "SELECT repo_id, next_pos, count FROM hq_repo WHERE repo_id = ANY($1::bigint[])",
-                &p, &res);
-    free(arr);
-    if (rc != 0)
-        return rc;
     for (int i = 0; i < PQntuples(res); i++) {
         struct brepo *b = brepo_find(r, n, (uint64_t)pg_i64(res, i, 0));
         if (b != NULL) {
@@ -94,8 +85,6 @@ static int repos_read(PGconn *c, struct brepo *r, size_t n)
             b->count = pg_i64(res, i, 2);
         }
     }
-    PQclear(res);
-    return 0;
 }
 
 /* Moves each repository's position counter past what the batch took and
@@ -126,12 +115,13 @@ static int repos_done(PGconn *c, const struct brepo *r, size_t n, int64_t now, i
     pp_str(&p, taken);
     pp_str(&p, stored);
     pp_i64(&p, now);
-    rc = pg_run(c,
-                "UPDATE hq_repo r SET next_pos = r.next_pos + u.taken, count = r.count + u.stored, "
-                "ready_at = CASE WHEN r.count = 0 AND u.stored > 0 THEN $4::bigint ELSE r.ready_at "
-                "END FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(repo_id, taken, "
-                "stored) WHERE r.repo_id = u.repo_id",
-                &p);
+    rc = pg_defer(
+        c,
+        "UPDATE hq_repo r SET next_pos = r.next_pos + u.taken, count = r.count + u.stored, "
+        "ready_at = CASE WHEN r.count = 0 AND u.stored > 0 THEN $4::bigint ELSE r.ready_at "
+        "END FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(repo_id, taken, "
+        "stored) WHERE r.repo_id = u.repo_id",
+        &p);
 out:
     free(ids);
     free(taken);
@@ -141,8 +131,9 @@ out:
 
 #define PIPELINE_MAX 256 /* items sent before their results are read */
 
-/* The parameters of it's statement; *history (free it) holds its note. */
-static int item_params(struct hq_enqueue *it, int64_t now, int64_t pos, struct pg_params *p,
+/* The parameters of it's statement, at place off among its repository's
+ * items in the batch; *history (free it) holds its note. */
+static int item_params(struct hq_enqueue *it, int64_t now, int64_t off, struct pg_params *p,
                        char **history)
 {
     struct hq_event ev = {0};
@@ -164,7 +155,7 @@ static int item_params(struct hq_enqueue *it, int64_t now, int64_t pos, struct p
     pp_str(p, it->action ? it->action : "");
     pp_str(p, *history != NULL ? *history : "");
     pp_bin(p, it->payload, it->payload_len);
-    pp_i64(p, pos);
+    pp_i64(p, off);
     return 0;
 }
 
@@ -180,59 +171,46 @@ static void item_result(const PGresult *res, struct hq_enqueue *it)
     it->id = (uint64_t)pg_i64(res, 0, 1);
 }
 
-/* Sends items [0, n) of list (pointers) in libpq's pipeline mode and reads
- * their results: one round trip for all of them. */
-static int send_items(PGconn *c, struct hq_enqueue **list, const int64_t *pos, size_t n,
-                      int64_t now)
+/* Runs the lead statements (nlead, their results kept in lead[].res) and
+ * items [0, n) of list, at their places off[], in one pipeline: one round
+ * trip. */
+static int send_items(PGconn *c, struct pg_pstmt *lead, size_t nlead, struct hq_enqueue **list,
+                      const int64_t *off, size_t n, int64_t now)
 {
-    int rc = 0;
-    size_t sent = 0;
-    char name[24];
-    if ((rc = pg_prepare(c, ENQUEUE_SQL, name)) != 0)
-        return rc;
-    if (PQenterPipelineMode(c) != 1)
-        return HQ_ESTORAGE;
-    for (; sent < n; sent++) {
-        struct pg_params p;
-        char *history;
-        if ((rc = item_params(list[sent], now, pos[sent], &p, &history)) != 0)
-            break;
-        int ok = name[0] != '\0'
-                     ? PQsendQueryPrepared(c, name, p.n, p.v, p.len, p.fmt, 0)
-                     : PQsendQueryParams(c, ENQUEUE_SQL, p.n, NULL, p.v, p.len, p.fmt, 0);
-        free(history);
-        if (ok != 1) {
+    struct pg_pstmt *s = calloc(nlead + n, sizeof(*s));
+    struct pg_params *p = malloc((n ? n : 1) * sizeof(*p));
+    char **history = calloc(n ? n : 1, sizeof(*history));
+    int rc = -ENOMEM;
+    if (s == NULL || p == NULL || history == NULL)
+        goto out;
+    if (nlead > 0)
+        memcpy(s, lead, nlead * sizeof(*s));
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = item_params(list[i], now, off[i], &p[i], &history[i])) != 0)
+            goto out;
+        s[nlead + i].sql = ENQUEUE_SQL;
+        s[nlead + i].p = &p[i];
+        s[nlead + i].want = true;
+    }
+    if ((rc = pg_pipeline(c, s, nlead + n)) != 0)
+        goto out;
+    for (size_t i = 0; i < nlead; i++)
+        lead[i].res = s[i].res;
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = s[nlead + i].res;
+        if (PQntuples(res) == 1 && rc == 0)
+            item_result(res, list[i]);
+        else
             rc = HQ_ESTORAGE;
-            break;
-        }
-    }
-    if (PQpipelineSync(c) != 1) {
-        (void)PQexitPipelineMode(c);
-        return HQ_ESTORAGE; /* the connection is broken: it is dropped */
-    }
-    for (size_t i = 0; i < sent; i++) {
-        PGresult *res = PQgetResult(c);
-        ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            if (rc == 0)
-                item_result(res, list[i]);
-        } else if (rc == 0) {
-            const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-            rc = state != NULL && strcmp(state, "53100") == 0 ? HQ_EFULL : HQ_ESTORAGE;
-        }
         PQclear(res);
-        if (res != NULL)
-            PQclear(PQgetResult(c)); /* the NULL that ends this query's results */
     }
-    PGresult *sync;
-    while ((sync = PQgetResult(c)) != NULL) {
-        bool end = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-        PQclear(sync);
-        if (end)
-            break;
-    }
-    if (PQexitPipelineMode(c) != 1 && rc == 0)
-        rc = HQ_ESTORAGE;
+out:
+    if (history != NULL)
+        for (size_t i = 0; i < n; i++)
+            free(history[i]);
+    free(history);
+    free(p);
+    free(s);
     return rc;
 }
 
@@ -258,6 +236,42 @@ static int lookup_late_duplicates(PGconn *c, struct hq_enqueue **list, size_t n)
     return 0;
 }
 
+struct bitem {
+    struct hq_enqueue *it;
+    int64_t off;
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct hq_enqueue *x = ((const struct bitem *)a)->it, *y = ((const struct bitem *)b)->it;
+    if (x->hook_id != y->hook_id)
+        return x->hook_id < y->hook_id ? -1 : 1;
+    return strcmp(x->delivery, y->delivery);
+}
+
+/* Puts the items (with their places) in (hook id, delivery) order: the
+ * order their dedup keys are inserted, and so locked, in. Every
+ * transaction takes its locks in one order (repository rows by id, dedup
+ * keys by pair, counter rows by name), so two enqueues, of one process or
+ * of two, wait for each other but never deadlock, even when both carry the
+ * same deliveries. The places, not the statements' order, give the FIFO
+ * order. */
+static int sort_by_pair(struct hq_enqueue **list, int64_t *off, size_t n)
+{
+    struct bitem *b = malloc((n ? n : 1) * sizeof(*b));
+    if (b == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (struct bitem){list[i], off[i]};
+    qsort(b, n, sizeof(*b), cmp_pair);
+    for (size_t i = 0; i < n; i++) {
+        list[i] = b[i].it;
+        off[i] = b[i].off;
+    }
+    free(b);
+    return 0;
+}
+
 static int batch_fn(pg_queue *q, PGconn *c, void *arg)
 {
     struct pg_gop *ops = arg;
@@ -268,10 +282,11 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
         n += o->n;
     struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
     uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-    int64_t *pos = malloc((n ? n : 1) * sizeof(*pos));
+    int64_t *off = malloc((n ? n : 1) * sizeof(*off));
+    char *arr = NULL;
     struct brepo *repos = calloc(n ? n : 1, sizeof(*repos));
     int rc = -ENOMEM;
-    if (list == NULL || ids == NULL || pos == NULL || repos == NULL)
+    if (list == NULL || ids == NULL || off == NULL || repos == NULL)
         goto out;
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         for (size_t i = 0; i < o->n; i++)
@@ -279,23 +294,44 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
                 list[k] = &o->items[i];
                 ids[k++] = o->items[i].repo_id;
             }
-    if ((rc = pg_lock_repos(c, ids, k)) != 0)
-        goto out;
-    /* The batch's repositories, sorted and unique, with their positions. */
+    /* The batch's repositories, sorted and unique; each item's place among
+     * its repository's items. */
     for (size_t i = 0; i < k; i++)
         repos[i].id = ids[i];
     qsort(repos, k, sizeof(*repos), cmp_brepo);
     for (size_t i = 0; i < k; i++)
         if (nr == 0 || repos[nr - 1].id != repos[i].id)
             repos[nr++] = repos[i];
-    if (nr > 0 && (rc = repos_read(c, repos, nr)) != 0)
+    for (size_t i = 0; i < k; i++)
+        off[i] = brepo_find(repos, nr, list[i]->repo_id)->taken++; /* a duplicate leaves a gap */
+    if ((rc = sort_by_pair(list, off, k)) != 0)
         goto out;
-    for (size_t i = 0; i < k; i++) {
-        struct brepo *r = brepo_find(repos, nr, list[i]->repo_id);
-        pos[i] = r->next_pos + r->taken++; /* a duplicate leaves a gap: order is what counts */
+    if (k > 0) {
+        /* Created if missing, then locked in repo_id order: two batches
+         * touching the same repositories wait for each other, never
+         * deadlock. */
+        struct pg_params lp;
+        pp_init(&lp);
+        pp_str(&lp, arr = brepo_array(repos, nr));
+        struct pg_pstmt lead[2] = {
+            {.sql = "INSERT INTO hq_repo (repo_id) SELECT x FROM unnest($1::bigint[]) x ORDER BY x "
+                    "ON CONFLICT DO NOTHING",
+             .p = &lp},
+            {.sql = "SELECT repo_id, next_pos, count FROM hq_repo WHERE repo_id = "
+                    "ANY($1::bigint[]) ORDER BY repo_id FOR UPDATE",
+             .p = &lp,
+             .want = true},
+        };
+        rc = arr == NULL ? -ENOMEM : 0;
+        for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX) {
+            size_t m = k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX;
+            rc = send_items(c, lead, i == 0 ? 2 : 0, list + i, off + i, m, now);
+            if (rc == 0 && i == 0) {
+                repos_read(lead[1].res, repos, nr);
+                PQclear(lead[1].res);
+            }
+        }
     }
-    for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX)
-        rc = send_items(c, list + i, pos + i, k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX, now);
     if (rc == 0)
         rc = lookup_late_duplicates(c, list, k);
     for (size_t i = 0; i < k; i++) {
@@ -311,7 +347,8 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
 out:
     free(list);
     free(ids);
-    free(pos);
+    free(off);
+    free(arr);
     free(repos);
     if (rc != 0)
         return rc;
@@ -326,11 +363,11 @@ out:
     pp_init(&p);
     pp_i64(&p, now - q->opts.dedup_window_ms);
     pp_i64(&p, HQ_PG_DEDUP_PRUNE);
-    if ((rc = pg_run(c,
-                     "DELETE FROM hq_dedup WHERE (hook_id, delivery) IN (SELECT hook_id, delivery "
-                     "FROM hq_dedup WHERE at_ms < $1 ORDER BY at_ms LIMIT $2 FOR UPDATE SKIP "
-                     "LOCKED)",
-                     &p)) != 0)
+    if ((rc = pg_defer(c,
+                       "DELETE FROM hq_dedup WHERE (hook_id, delivery) IN (SELECT hook_id, "
+                       "delivery FROM hq_dedup WHERE at_ms < $1 ORDER BY at_ms LIMIT $2 FOR UPDATE "
+                       "SKIP LOCKED)",
+                       &p)) != 0)
         return rc;
     return accepted > 0 ? pg_notify_ready(c) : 0;
 }
@@ -354,12 +391,12 @@ int pgq_enqueue(void *h, struct hq_enqueue *items, size_t n)
     *q->gtail = &me;
     q->gtail = &me.next;
     while (!me.done) {
-        if (q->gleader) {
+        if (q->gleaders == HQ_PG_LEADERS || q->gpending == NULL) {
             pthread_cond_wait(&q->gcv, &q->gmu);
             continue;
         }
         /* Lead: take up to HQ_PG_BATCH_MAX waiting calls into one commit. */
-        q->gleader = true;
+        q->gleaders++;
         struct pg_gop *batch = q->gpending, *last = batch;
         uint64_t nops = 1;
         for (; nops < HQ_PG_BATCH_MAX && last->next != NULL; nops++)
@@ -380,7 +417,7 @@ int pgq_enqueue(void *h, struct hq_enqueue *items, size_t n)
             o->rc = rc;
             o->done = true;
         }
-        q->gleader = false;
+        q->gleaders--;
         pthread_cond_broadcast(&q->gcv);
     }
     pthread_mutex_unlock(&q->gmu);

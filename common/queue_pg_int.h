@@ -28,10 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HQ_PG_POOL              4            /* connections per process for the operations */
-#define HQ_PG_RECLAIM_PER_LEASE 16           /* expired leases reclaimed per lease call */
-#define HQ_PG_DEDUP_PRUNE       64           /* old dedup pairs dropped per enqueue commit */
-#define HQ_PG_BATCH_MAX         64           /* enqueue calls combined into one transaction */
+#define HQ_PG_POOL              4  /* connections per process for the operations */
+#define HQ_PG_RECLAIM_PER_LEASE 16 /* expired leases reclaimed per lease call */
+#define HQ_PG_DEDUP_PRUNE       64 /* old dedup pairs dropped per enqueue commit */
+#define HQ_PG_BATCH_MAX         64 /* enqueue calls combined into one transaction */
+#define HQ_PG_LEADERS           2  /* enqueue transactions of a process under way at once */
 #define HQ_PG_SCHEMA_LOCK       0x686f6f6b71 /* advisory lock key of schema changes ("hookq") */
 #define HQ_PG_CHANNEL           "hookq_wake"
 
@@ -73,7 +74,7 @@ typedef struct pg_queue {
     pthread_mutex_t gmu;
     pthread_cond_t gcv;
     struct pg_gop *gpending, **gtail;
-    bool gleader;
+    int gleaders; /* transactions under way (at most HQ_PG_LEADERS) */
 
     /* Commit figures, under smu. */
     pthread_mutex_t smu;
@@ -161,15 +162,42 @@ int64_t pg_i64(const PGresult *r, int row, int col);
     "d.check_desc, d.history, d.dead_at, d.reason, " pl
 int pg_ev_from_row(const PGresult *r, int row, struct hq_event **ev);
 
-/* NOTIFY of a commit that made work ready (delivered at COMMIT). */
-int pg_notify_ready(PGconn *c);
-/* Adds n to counter name in the running transaction: the deltas are kept
- * by the thread and written by pg_counters_flush just before COMMIT, in one
- * statement, to one shard, rows in name order (no lock cycles). */
+/* One statement of a pipeline: sql (a text that outlives the call), its
+ * parameters (or NULL); with want, res receives its result (PQclear it). */
+struct pg_pstmt {
+    const char *sql;
+    const struct pg_params *p;
+    bool want;
+    PGresult *res;
+    char name[24];
+};
+/* Sends s[0, n) in libpq's pipeline mode, one round trip, and reads their
+ * results; the first failure is returned mapped as by pg_exec (the later
+ * statements did not run, no res is kept). */
+int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n);
+
+/*
+ * What a write transaction keeps for its COMMIT, per thread (pg_tx runs one
+ * transaction at a time per thread), so that the tail of a transaction
+ * costs one round trip:
+ *   pg_counter_add   adds n to counter name; the deltas are written in one
+ *                    statement, to one shard, rows in name order (no lock
+ *                    cycles);
+ *   pg_notify_ready  the commit made work ready: one NOTIFY (delivered at
+ *                    COMMIT in any case);
+ *   pg_defer         a statement whose result is not needed (its failure
+ *                    is a failed commit), parameters copied; sql must
+ *                    outlive the transaction (a literal).
+ * pg_commit sends them and COMMIT in one pipeline; on failure the
+ * transaction is rolled back. pg_tx_reset drops them (a new transaction, a
+ * rollback).
+ */
 #define PG_NCOUNTERS 7
 int pg_counter_add(PGconn *c, const char *name, int64_t n);
-void pg_counters_reset(void);
-int pg_counters_flush(PGconn *c);
+int pg_notify_ready(PGconn *c);
+int pg_defer(PGconn *c, const char *sql, const struct pg_params *p);
+int pg_commit(PGconn *c, bool write);
+void pg_tx_reset(void);
 /* Adds ev (with its id, its state as given, payload) at the tail of its
  * repository's FIFO, taking the repository's row lock; joins the ready line
  * at max(now, not_before) when the repository was empty. */

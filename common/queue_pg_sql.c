@@ -222,21 +222,102 @@ fail:
     return rc;
 }
 
+int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        s[i].res = NULL;
+        if ((rc = pg_prepare(c, s[i].sql, s[i].name)) != 0)
+            return rc;
+    }
+    if (PQenterPipelineMode(c) != 1)
+        return HQ_ESTORAGE;
+    size_t sent = 0;
+    for (; sent < n; sent++) {
+        const struct pg_params *p = s[sent].p;
+        int np = p != NULL ? p->n : 0;
+        const char *const *v = p != NULL ? p->v : NULL;
+        const int *len = p != NULL ? p->len : NULL, *fmt = p != NULL ? p->fmt : NULL;
+        int ok = s[sent].name[0] != '\0'
+                     ? PQsendQueryPrepared(c, s[sent].name, np, v, len, fmt, 0)
+                     : PQsendQueryParams(c, s[sent].sql, np, NULL, v, len, fmt, 0);
+        if (ok != 1) {
+            rc = HQ_ESTORAGE;
+            break;
+        }
+    }
+    if (PQpipelineSync(c) != 1) {
+        (void)PQexitPipelineMode(c);
+        return HQ_ESTORAGE; /* the connection is broken: it is dropped */
+    }
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *res = PQgetResult(c);
+        ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (s[i].want) {
+                s[i].res = res;
+                res = NULL;
+            }
+        } else if (rc == 0) { /* the first failure; the rest were not run */
+            rc = map_state(res != NULL && st != PGRES_PIPELINE_ABORTED
+                               ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                               : NULL);
+        }
+        bool got = res != NULL || s[i].res != NULL;
+        PQclear(res);
+        if (got)
+            PQclear(PQgetResult(c)); /* the NULL that ends this statement's results */
+    }
+    PGresult *sync;
+    while ((sync = PQgetResult(c)) != NULL) {
+        bool end = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (end)
+            break;
+    }
+    if (PQexitPipelineMode(c) != 1 && rc == 0)
+        rc = HQ_ESTORAGE;
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(s[i].res);
+            s[i].res = NULL;
+        }
+    return rc;
+}
+
 /* The counters and figures of hq_counter, in name order: the order their
- * rows are locked in by pg_counters_flush, the same in every transaction,
- * so two never wait for each other in a cycle. */
+ * rows are locked in by the counters' statement, the same in every
+ * transaction, so two never wait for each other in a cycle. */
 static const char *const counter_names[PG_NCOUNTERS] = {
     "dead",           "dead_total", "done_total",   "duplicates_total",
     "enqueued_total", "queued",     "repositories",
 };
 
-/* The deltas of the transaction this thread runs (pg_tx runs one at a time
- * per thread). */
-static _Thread_local int64_t counter_delta[PG_NCOUNTERS];
+/* A statement held back until COMMIT (pg_defer): its parameters copied. */
+struct pg_deferred {
+    struct pg_deferred *next;
+    const char *sql;
+    struct pg_params p;
+    char data[]; /* the values p.v point into */
+};
 
-void pg_counters_reset(void)
+/* What the transaction this thread runs (pg_tx runs one at a time per
+ * thread) keeps for its commit: counter deltas, held-back statements, and
+ * whether it wakes workers. */
+static _Thread_local int64_t counter_delta[PG_NCOUNTERS];
+static _Thread_local struct pg_deferred *deferred, *deferred_last;
+static _Thread_local bool notify;
+
+void pg_tx_reset(void)
 {
     memset(counter_delta, 0, sizeof(counter_delta));
+    while (deferred != NULL) {
+        struct pg_deferred *d = deferred;
+        deferred = d->next;
+        free(d);
+    }
+    deferred_last = NULL;
+    notify = false;
 }
 
 int pg_counter_add(PGconn *c, const char *name, int64_t n)
@@ -251,30 +332,87 @@ int pg_counter_add(PGconn *c, const char *name, int64_t n)
     return -EINVAL;
 }
 
-int pg_counters_flush(PGconn *c)
+int pg_notify_ready(PGconn *c)
 {
-    struct pg_params p;
-    char sql[1024];
-    size_t len = 0;
-    int shard = (int)(random() % 16); /* one shard per transaction */
-    pp_init(&p);
-    pp_i64(&p, shard);
+    (void)c;
+    notify = true;
+    return 0;
+}
+
+int pg_defer(PGconn *c, const char *sql, const struct pg_params *p)
+{
+    (void)c;
+    size_t size = 0;
+    for (int i = 0; i < p->n; i++)
+        size += p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1;
+    struct pg_deferred *d = malloc(sizeof(*d) + size);
+    if (d == NULL)
+        return -ENOMEM;
+    d->next = NULL;
+    d->sql = sql;
+    d->p = *p;
+    char *at = d->data;
+    for (int i = 0; i < p->n; i++) {
+        size_t len = p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1;
+        memcpy(at, p->v[i], len);
+        d->p.v[i] = at;
+        at += len;
+    }
+    if (deferred_last != NULL)
+        deferred_last->next = d;
+    else
+        deferred = d;
+    deferred_last = d;
+    return 0;
+}
+
+int pg_commit(PGconn *c, bool write)
+{
+    struct pg_params cp;
+    char csql[1024];
+    size_t n = 0, len = 0;
+    for (struct pg_deferred *d = deferred; d != NULL; d = d->next)
+        n++;
+    struct pg_pstmt *s = calloc(n + 3, sizeof(*s));
+    if (s == NULL) {
+        pg_tx_reset();
+        (void)pg_run(c, "ROLLBACK", NULL);
+        return -ENOMEM;
+    }
+    n = 0;
+    for (struct pg_deferred *d = deferred; d != NULL; d = d->next) {
+        s[n].sql = d->sql;
+        s[n++].p = &d->p;
+    }
+    /* The counters: one statement, one shard per transaction. */
+    pp_init(&cp);
+    pp_i64(&cp, (int)(random() % 16));
     len +=
-        (size_t)snprintf(sql, sizeof(sql), "INSERT INTO hq_counter (name, shard, value) VALUES ");
-    for (int i = 0; i < PG_NCOUNTERS; i++) {
+        (size_t)snprintf(csql, sizeof(csql), "INSERT INTO hq_counter (name, shard, value) VALUES ");
+    for (int i = 0; i < PG_NCOUNTERS && write; i++) {
         if (counter_delta[i] == 0)
             continue;
-        pp_str(&p, counter_names[i]);
-        pp_i64(&p, counter_delta[i]);
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($%d, $1, $%d::bigint)",
-                                p.n > 3 ? ", " : "", p.n - 1, p.n);
+        pp_str(&cp, counter_names[i]);
+        pp_i64(&cp, counter_delta[i]);
+        len += (size_t)snprintf(csql + len, sizeof(csql) - len, "%s($%d, $1, $%d::bigint)",
+                                cp.n > 3 ? ", " : "", cp.n - 1, cp.n);
     }
-    pg_counters_reset();
-    if (p.n == 1)
-        return 0;
-    snprintf(sql + len, sizeof(sql) - len,
-             " ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value");
-    return pg_run(c, sql, &p);
+    if (cp.n > 1) {
+        snprintf(csql + len, sizeof(csql) - len,
+                 " ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + "
+                 "excluded.value");
+        s[n].sql = csql;
+        s[n++].p = &cp;
+    }
+    if (notify && write)
+        s[n++].sql = "SELECT pg_notify('" HQ_PG_CHANNEL "', '')";
+    s[n++].sql = "COMMIT";
+    int rc = pg_pipeline(c, s, n);
+    free(s);
+    pg_tx_reset();
+    if (rc != 0 && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+        (void)pg_run(c, "ROLLBACK", NULL);
+    return rc;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -350,9 +488,4 @@ int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now)
     if ((rc = pg_counter_add(c, "queued", 1)) != 0)
         return rc;
     return first ? pg_counter_add(c, "repositories", 1) : 0;
-}
-
-int pg_notify_ready(PGconn *c)
-{
-    return pg_run(c, "SELECT pg_notify('" HQ_PG_CHANNEL "', '')", NULL);
 }

@@ -15,7 +15,7 @@
 #              (bench_pipeline2.py)
 #   lease      lease + complete per event, durable, with 10, 1,000 and
 #              100,000 ready repositories (bench_lease, 1 thread and 8)
-# and a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
+# PARTS="receiver lease" runs only those sections. And a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
 # complete), the tables' sizes printed every 20,000, which must stay bounded.
 #
 # Targets (issue 8): receiver on PostgreSQL >= 3,000 deliveries/s and >= 50%
@@ -26,6 +26,8 @@ set -euo pipefail
 BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
 SOAK=${SOAK:-100000} # events through the soak
+PARTS=${PARTS:-receiver pipeline lease soak} # the sections to run
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 RECEIVER="$BUILD/receiver/hookq-receiver"
@@ -89,6 +91,7 @@ new_db() { # -> a HOOKQ_DB value naming a new empty queue of backend $1
 echo "bench_backends: $(nproc) CPUs, PostgreSQL $(psql -qtA "$BASE/postgres" -c 'SHOW server_version') (fsync on), $(date -u +%FT%TZ)"
 
 # -------------------------------------------------------------- receiver --
+if want receiver; then
 python3 "$HERE/gen_payloads.py" "$WORK/p" 100 >/dev/null
 declare -A RPS
 echo
@@ -123,7 +126,10 @@ for repos in 1 100; do
         'BEGIN { printf "postgresql/lmdb, %d repositories: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", n, 100 * p / l }'
 done
 
+fi
+
 # -------------------------------------------------------------- pipeline --
+if want pipeline; then
 echo
 declare -A EPS
 for be in lmdb postgresql; do
@@ -135,7 +141,10 @@ done
 awk -v p="${EPS[postgresql]}" -v l="${EPS[lmdb]}" \
     'BEGIN { printf "postgresql/lmdb: %.0f%% (target >= 70%%)\n", 100 * p / l }'
 
+fi
+
 # ----------------------------------------------------------------- lease --
+if want lease; then
 echo
 printf "%-12s %-8s %14s %14s %14s %14s\n" "lease" "repos" "1 thr us/ev" "vs 10" "8 thr us/ev" "vs 10"
 for be in lmdb postgresql; do
@@ -149,7 +158,10 @@ for be in lmdb postgresql; do
     done
 done
 
+fi
+
 # ------------------------------------------------------------------ soak --
+want soak || exit 0
 # 100,000 events (SOAK=N for more) through a PostgreSQL queue that stays 1,000 repositories
 # long (bench_lease with BENCH_REFILL=1: complete + enqueue), the sizes of
 # its tables (heap, indexes and TOAST) sampled every 5 s, autovacuum as

@@ -3,7 +3,8 @@
  * cluster (pgtest.h; the ctest fixture "pg"): the schema's version check and
  * its creation by two processes at once, the open's refusals (malformed
  * URI, wrong password, no permission) that write nothing, the reconnect
- * after the server restarts, and one lease per repository across processes.
+ * after the server restarts, one lease per repository across processes, and
+ * a failure among the statements held back to COMMIT.
  */
 #include "clock.h"
 #include "hqtest.h"
@@ -416,6 +417,55 @@ HQ_TEST(processes_racing_for_one_repository_never_hold_it_twice)
     for (int i = 1; i < EVENTS; i++)
         CHECK(r->order[i - 1] < r->order[i]); /* FIFO held across the racers */
     munmap(r, sizeof(*r));
+}
+
+/* The statements a transaction holds back to its COMMIT (the repository
+ * rows' update, the counters; pg_commit) fail the whole transaction when
+ * one fails: a trigger makes each of them fail in turn, the enqueue
+ * reports it, and nothing of it is stored (no event, no dedup pair, no
+ * counter); once the trigger is gone the same delivery goes in at the head
+ * of the line. */
+HQ_TEST(failure_in_the_commit_tail_stores_nothing_of_the_batch)
+{
+    const char *name = pgtest_case_name("");
+    const char *db = pgtest_database(name);
+    hq_queue *q = open_db(db);
+    CHECK_EQ(enq(q, 7, "first"), 0);
+    REQUIRE(pgtest_exec(name, "CREATE FUNCTION hqt_fail() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$") == 0);
+    /* hq_repo's row is written at COMMIT only (repos_done); a counter row
+     * may be new (a shard not used yet). */
+    const char *tables[] = {"hq_repo", "hq_counter"}, *ops[] = {"UPDATE", "INSERT OR UPDATE"};
+    for (size_t t = 0; t < 2; t++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "CREATE TRIGGER hqt_fail BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION "
+                 "hqt_fail()",
+                 ops[t], tables[t]);
+        REQUIRE(pgtest_exec(name, sql) == 0);
+        CHECK_EQ(enq(q, 7, "second"), HQ_ESTORAGE);
+        CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_event"), 1);
+        CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_dedup WHERE delivery = 'second'"), 0);
+        CHECK_EQ(scalar(name, "SELECT sum(value) FROM hq_counter WHERE name = 'enqueued_total'"),
+                 1);
+        snprintf(sql, sizeof(sql), "DROP TRIGGER hqt_fail ON %s", tables[t]);
+        REQUIRE(pgtest_exec(name, sql) == 0);
+    }
+    CHECK_EQ(enq(q, 7, "second"), 0);
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ(st.queued, 2);
+    CHECK_EQ(st.enqueued_total, 2);
+    struct hq_lease l;
+    struct hq_event *ev = NULL;
+    int64_t next;
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(hq_queue_lease(q, "t", 60000, &l, &ev, &next) == 0);
+        CHECK_STR(ev->delivery, i == 0 ? "first" : "second");
+        CHECK_EQ(hq_queue_complete(q, &l), 0);
+        hq_event_free(ev);
+    }
+    hq_queue_close(q);
 }
 
 int main(int argc, char **argv)
