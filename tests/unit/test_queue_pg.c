@@ -4,7 +4,8 @@
  * its creation by two processes at once, the open's refusals (malformed
  * URI, wrong password, no permission) that write nothing, the reconnect
  * after the server restarts, one lease per repository across processes, and
- * a failure among the statements held back to COMMIT.
+ * a failure among the statements held back to COMMIT, and enqueues of the
+ * same deliveries crossed.
  */
 #include "clock.h"
 #include "hqtest.h"
@@ -12,6 +13,7 @@
 #include "queue.h"
 #include "queue_pg_int.h" /* the embedded schema files */
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -466,6 +468,75 @@ HQ_TEST(failure_in_the_commit_tail_stores_nothing_of_the_batch)
         hq_event_free(ev);
     }
     hq_queue_close(q);
+}
+
+/* Two handles (two pools: as two receivers) enqueue, at the same moment,
+ * batches carrying the same two deliveries in opposite order, each to
+ * repositories of its own so that no repository lock orders them: their
+ * dedup keys are inserted in one order, so neither waits for the other in a
+ * cycle (PostgreSQL would break a deadlock by failing one batch, a 503
+ * for every delivery in it); each delivery is stored once. */
+struct crossed {
+    hq_queue *q;
+    pthread_barrier_t *go;
+    bool second;
+    int failures, accepted;
+};
+
+static void *crossed_main(void *arg)
+{
+    struct crossed *c = arg;
+    for (int r = 0; r < 20; r++) {
+        char x[32], y[32];
+        snprintf(x, sizeof(x), "x-%d", r);
+        snprintf(y, sizeof(y), "y-%d", r);
+        uint64_t base = (c->second ? 5000 : 1000) + 2 * (uint64_t)r;
+        struct hq_enqueue it[2] = {
+            {.hook_id = 1,
+             .delivery = c->second ? y : x,
+             .event = "push",
+             .repo_id = base,
+             .repo_name = "o/r",
+             .payload = "{}",
+             .payload_len = 2},
+            {.hook_id = 1,
+             .delivery = c->second ? x : y,
+             .event = "push",
+             .repo_id = base + 1,
+             .repo_name = "o/r",
+             .payload = "{}",
+             .payload_len = 2},
+        };
+        pthread_barrier_wait(c->go);
+        if (hq_queue_enqueue(c->q, it, 2) != 0)
+            c->failures++;
+        for (int i = 0; i < 2; i++)
+            c->accepted += it[i].result == 0;
+    }
+    return NULL;
+}
+
+HQ_TEST(enqueues_carrying_the_same_deliveries_crossed_never_deadlock)
+{
+    const char *db = pgtest_case_db();
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    struct crossed c[2] = {{.q = open_db(db), .go = &go},
+                           {.q = open_db(db), .go = &go, .second = true}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        REQUIRE(pthread_create(&t[i], NULL, crossed_main, &c[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ(c[0].failures + c[1].failures, 0);
+    CHECK_EQ(c[0].accepted + c[1].accepted, 40); /* each of the 40 deliveries once */
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(c[0].q, &st) == 0);
+    CHECK_EQ(st.queued, 40);
+    CHECK_EQ(st.duplicates_total, 40);
+    for (int i = 0; i < 2; i++)
+        hq_queue_close(c[i].q);
+    pthread_barrier_destroy(&go);
 }
 
 int main(int argc, char **argv)
