@@ -158,6 +158,11 @@ static int check_item(const struct hq_enqueue *it)
     return 0;
 }
 
+unsigned hq_queue_enqueue_callers(const hq_queue *q)
+{
+    return q != NULL && q->be->enqueue_callers > 1 ? q->be->enqueue_callers : 1;
+}
+
 int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n)
 {
     if (n == 0)

@@ -193,6 +193,16 @@ struct hq_enqueue {
 HQ_WUR int hq_queue_enqueue(hq_queue *q, struct hq_enqueue *items, size_t n);
 
 /*
+ * How many hq_queue_enqueue calls of one process a group committer should
+ * keep under way at once (1 or more), as measured for the backend
+ * (tests/bench/bench_receiver.sh, bench_backends.sh): LMDB 1 (a second
+ * call only splits the batches; each call's commit is answered after its
+ * own sync either way), PostgreSQL 2 (a second call's items join the
+ * transaction being built while the first waits for its commit).
+ */
+unsigned hq_queue_enqueue_callers(const hq_queue *q);
+
+/*
  * Whether (hook_id, delivery) is in the dedup set now, exactly as
  * hq_queue_enqueue would judge it (a pair past the window but not yet pruned
  * is still in it): 0 with *id (may be NULL) the first event's id when it is,

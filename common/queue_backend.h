@@ -32,6 +32,8 @@
 
 struct hq_queue_backend {
     const char *name; /* "lmdb": in messages and test names */
+    /* hq_queue_enqueue calls worth having under way at once (0: one). */
+    unsigned enqueue_callers;
     /* Whether db (a HOOKQ_DB value) names a database of this backend. */
     bool (*accepts)(const char *db);
 

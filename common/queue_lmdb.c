@@ -646,6 +646,7 @@ static bool ql_accepts(const char *db)
 
 const struct hq_queue_backend hq_queue_lmdb_backend = {
     .name = "lmdb",
+    .enqueue_callers = 1,
     .accepts = ql_accepts,
     .open = ql_open,
     .open_notice = ql_open_notice,

@@ -489,6 +489,7 @@ static void pg_set_commit_hook(void *h, int (*hook)(void *arg), void *arg)
 
 const struct hq_queue_backend hq_queue_pg_backend = {
     .name = "postgresql",
+    .enqueue_callers = 2,
     .accepts = pg_accepts,
     .open = pg_open,
     .close = pg_close,

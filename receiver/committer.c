@@ -34,6 +34,7 @@ struct committer {
     hq_queue *q;
     struct committer_opts o;
     struct committer_thread threads[COMMITTER_THREADS];
+    unsigned nthreads;
     bool joined;
 
     pthread_mutex_t lock;
@@ -181,9 +182,12 @@ int committer_create(hq_queue *q, const struct committer_opts *o, committer **ou
         return -ENOMEM;
     c->q = q;
     c->o = *o;
+    c->nthreads = o->threads == 0                  ? 1
+                  : o->threads > COMMITTER_THREADS ? COMMITTER_THREADS
+                                                   : o->threads;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
-    for (int i = 0; i < COMMITTER_THREADS; i++) {
+    for (unsigned i = 0; i < c->nthreads; i++) {
         c->threads[i].c = c;
         c->threads[i].batch = calloc(o->max_batch, sizeof(*c->threads[i].batch));
         if (c->threads[i].batch == NULL) {
@@ -194,7 +198,7 @@ int committer_create(hq_queue *q, const struct committer_opts *o, committer **ou
     rc = declare_metrics(c);
     if (rc != 0)
         goto out;
-    for (int i = 0; i < COMMITTER_THREADS; i++) {
+    for (unsigned i = 0; i < c->nthreads; i++) {
         int err = pthread_create(&c->threads[i].thread, NULL, committer_main, &c->threads[i]);
         if (err != 0) {
             rc = -err;
@@ -242,7 +246,7 @@ void committer_stop(committer *c)
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
     if (!c->joined) {
-        for (int i = 0; i < COMMITTER_THREADS; i++)
+        for (unsigned i = 0; i < c->nthreads; i++)
             if (c->threads[i].started)
                 pthread_join(c->threads[i].thread, NULL);
         c->joined = true;
@@ -256,7 +260,7 @@ void committer_destroy(committer *c)
     committer_stop(c);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
-    for (int i = 0; i < COMMITTER_THREADS; i++)
+    for (unsigned i = 0; i < c->nthreads; i++)
         free(c->threads[i].batch);
     free(c);
 }

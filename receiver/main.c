@@ -110,6 +110,7 @@ static int run(const struct receiver_config *cfg)
         .max_batch = MAX_BATCH,
         .max_batch_bytes = MAX_BATCH_BYTES,
         .metrics = metrics,
+        .threads = hq_queue_enqueue_callers(q),
         .unhealthy_hold_ms = UNHEALTHY_HOLD_MS,
     };
     if ((err = committer_create(q, &co, &com)) != 0) {

@@ -342,6 +342,8 @@ HQ_TEST(bad_calls_never_reach_the_backend)
     CHECK_EQ(hq_queue_purge(NULL, 1), -EINVAL);
     CHECK_EQ(hq_queue_stats(NULL, &st), -EINVAL);
     CHECK_EQ(hq_queue_wake_seq(NULL), 0);
+    CHECK_EQ(hq_queue_enqueue_callers(NULL), 1u);
+    CHECK_EQ(hq_queue_enqueue_callers(q), 1u); /* the fake backend leaves it unset */
     hq_queue_wait(NULL, 0, 10);
     hq_queue_wait(q, 0, 0); /* no time to wait: nothing to ask */
     hq_queue_set_commit_hook(NULL, hook_cb, NULL);
