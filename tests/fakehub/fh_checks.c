@@ -476,6 +476,8 @@ void fh_checks_list(struct fh_ctx *ctx, const char *repo, const char *ref,
         fh_answer_error(ans, 422, "per_page must be 1..100");
         return;
     }
+    if (ctx->opts->runs_page_max != 0 && per > ctx->opts->runs_page_max)
+        per = ctx->opts->runs_page_max;
     if (rq->q_page != NULL && hq_parse_uint(rq->q_page, 1, MAX_PAGE, &page) != 0) {
         fh_answer_error(ans, 422, "page must be a positive integer");
         return;
@@ -506,12 +508,14 @@ void fh_checks_list(struct fh_ctx *ctx, const char *repo, const char *ref,
     /* the commit's runs, newest first; with filter=latest a run is shown when no
      * newer run of its commit has its name (before check_name and status apply) */
     size_t *mine = c->n > 0 ? malloc(c->n * sizeof(*mine)) : NULL, nmine = 0;
-    ok = ok && (c->n == 0 || mine != NULL);
+    size_t *shown = c->n > 0 ? malloc(c->n * sizeof(*shown)) : NULL, nshown = 0;
+    ok = ok && (c->n == 0 || (mine != NULL && shown != NULL));
     for (size_t i = c->n; ok && i > 0; i--) {
         const struct run *r = &c->runs[i - 1];
         if (strcmp(r->repo, repo) == 0 && strcmp(r->sha, sha) == 0)
             mine[nmine++] = i - 1;
     }
+    /* the runs shown, newest first, then in the order asked for */
     for (size_t k = 0; ok && k < nmine; k++) {
         const struct run *r = &c->runs[mine[k]];
         const char *name = get_str(r->obj, "name");
@@ -521,16 +525,24 @@ void fh_checks_list(struct fh_ctx *ctx, const char *repo, const char *ref,
         if (shadowed || (rq->q_check_name != NULL && strcmp(name, rq->q_check_name) != 0) ||
             (rq->q_status != NULL && strcmp(get_str(r->obj, "status"), rq->q_status) != 0))
             continue;
+        shown[nshown++] = mine[k];
+    }
+    for (size_t k = 0; ctx->opts->runs_oldest_first && k < nshown / 2; k++) {
+        size_t t = shown[k];
+        shown[k] = shown[nshown - 1 - k];
+        shown[nshown - 1 - k] = t;
+    }
+    for (size_t k = 0; ok && k < nshown; k++, total++) {
         if (total >= first && total < first + per) {
-            cJSON *copy = cJSON_Duplicate(r->obj, 1);
+            cJSON *copy = cJSON_Duplicate(c->runs[shown[k]].obj, 1);
             ok = copy != NULL && cJSON_AddItemToArray(arr, copy);
             if (!ok)
                 cJSON_Delete(copy);
         }
-        total++;
     }
     pthread_mutex_unlock(&c->lock);
     free(mine);
+    free(shown);
     if (ok) {
         ok = cJSON_AddNumberToObject(doc, "total_count", (double)total) != NULL &&
              cJSON_AddItemToObject(doc, "check_runs", arr);

@@ -47,6 +47,8 @@ enum {
     OPT_LOSE_UPDATE,
     OPT_LOST_ANSWER,
     OPT_CHECK_CODE_FOR,
+    OPT_RUNS_OLDEST_FIRST,
+    OPT_RUNS_PAGE_MAX,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -89,6 +91,8 @@ static const struct option long_opts[] = {
     {"lose-update", required_argument, NULL, OPT_LOSE_UPDATE},
     {"lost-answer", required_argument, NULL, OPT_LOST_ANSWER},
     {"check-code-for", required_argument, NULL, OPT_CHECK_CODE_FOR},
+    {"check-runs-oldest-first", no_argument, NULL, OPT_RUNS_OLDEST_FIRST},
+    {"check-runs-page-max", required_argument, NULL, OPT_RUNS_PAGE_MAX},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -168,7 +172,11 @@ void fh_opts_usage(FILE *out)
           "                              curl: CURLE_GOT_NOTHING 52, or CURLE_RECV_ERROR 56),\n"
           "                              or a 502 Bad Gateway, as from a proxy that gave up\n"
           "  --check-code-for REPO=CODE  answer check run creates and updates for REPO\n"
-          "                              with CODE (repeatable)\n",
+          "                              with CODE (repeatable)\n"
+          "  --check-runs-oldest-first   list a commit's check runs oldest first (GitHub\n"
+          "                              documents no order; the default is newest first)\n"
+          "  --check-runs-page-max N     list at most N (1..100) runs a page, whatever\n"
+          "                              per_page asks for\n",
           out);
 }
 
@@ -436,6 +444,11 @@ int fh_opts_parse(int argc, char **argv, struct fh_opts *o, enum fh_opts_action 
             if (parse_repo_map(v, 400, 599, &o->check_codes[o->n_check_codes]) != 0)
                 return fail(err, errcap, name, v, "expected owner/name=CODE, CODE 400..599");
             o->n_check_codes++;
+            break;
+        case OPT_RUNS_OLDEST_FIRST: o->runs_oldest_first = true; break;
+        case OPT_RUNS_PAGE_MAX:
+            if (hq_parse_uint(v, 1, 100, &o->runs_page_max) != 0)
+                return fail(err, errcap, name, v, "expected 1..100");
             break;
         case OPT_HELP: *action = FH_OPTS_HELP; return 0;
         case OPT_VERSION: *action = FH_OPTS_VERSION; return 0;

@@ -81,7 +81,9 @@ struct fh_opts {
     size_t n_lose_creates;
     uint64_t lose_updates[FH_MAX_LOSE];
     size_t n_lose_updates;
-    bool lost_as_502; /* a lost answer is a 502, not a TCP reset */
+    bool lost_as_502;       /* a lost answer is a 502, not a TCP reset */
+    bool runs_oldest_first; /* list a commit's runs oldest first */
+    uint64_t runs_page_max; /* 0, or the most runs a listing page holds */
 };
 
 enum fh_opts_action { FH_OPTS_RUN = 0, FH_OPTS_HELP, FH_OPTS_VERSION };

@@ -21,12 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, len);
     body[len] = '\0';
     uint64_t id = 0;
+    size_t listed = 0;
+    uint64_t total = 0;
     if (data[0] == 'r') {
         if (hq_gh_answer_check_run(body, len, &id) == 0 &&
             (id == 0 || (double)id > HQ_GH_CHECK_RUN_ID_MAX))
             abort();
     } else if (data[0] == 'l') {
-        int rc = hq_gh_answer_check_runs_find(body, len, "guid", 42, &id);
+        int rc = hq_gh_answer_check_runs_find(body, len, "guid", 42, &id, &listed, &total);
         if ((rc != 0 && id != 0) || (double)id > HQ_GH_CHECK_RUN_ID_MAX)
             abort();
     } else {

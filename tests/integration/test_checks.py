@@ -165,6 +165,30 @@ def lost_answers_make_one_run(tmp, how):
         p.close()
 
 
+def test_lost_create_answer_found_past_the_first_page(tmp):
+    # The lookup of an unrecorded run pages on: fakehub lists a commit's
+    # runs oldest first, two a page, so the run whose create answer was lost
+    # (the third of the commit) is on the second page. Read only the first
+    # page, the worker would make it a second run.
+    p = pipeline(tmp, "--check-runs-oldest-first", "--check-runs-page-max", "2",
+                 "--fault-routes", "check_runs", "--lose-create", "3")
+    try:
+        p.start_worker(env=CHECKS_ENV | {"HOOKQ_MAX_ATTEMPTS": 10})
+        sha = sha_for("pg", 0)
+        for i in range(3):
+            p.deliver("push", 470, "octo/paged", f"pg-{i}", sha)
+        p.wait_drained()
+        got = runs_by_external_id(p)
+        for i in range(3):
+            rs = got.get(f"pg-{i}", [])
+            check(len(rs) == 1, f"pg-{i}: {len(rs)} runs")
+            check(rs[0]["conclusion"] == "success", f"pg-{i}: {rs[0].get('conclusion')}")
+        st, _, body = p.hub.request("GET", "/_fakehub/check-runs")
+        check(json.loads(body)["lost"] == 1, "fakehub lost no create answer")
+    finally:
+        p.close()
+
+
 def test_kill_9_between_create_and_record_makes_one_run(tmp):
     # fakehub stores every check-run call and then holds its answer 3 s: the
     # worker is killed once GitHub has the run and before its answer came,

@@ -458,11 +458,14 @@ class TestFaultsAndLimits(ChecksCase):
         r = subprocess.run([fakehub_binary(), "--help"], capture_output=True, text=True,
                            timeout=10)
         for flag in ("--lose-create", "--lose-update", "--lose-answer", "--lost-answer",
-                     "--check-code-for", "check_runs", "/_fakehub/check-runs"):
+                     "--check-code-for", "--check-runs-oldest-first", "--check-runs-page-max",
+                     "check_runs", "/_fakehub/check-runs"):
             self.assertIn(flag, r.stdout)
         for args in (["--lose-create", "0"], ["--lose-create", "1,,2"], ["--lost-answer", "eof"],
                      ["--lose-answer", "2"], ["--check-code-for", "octo=422"],
-                     ["--fail-5xx", "0.6", "--lose-answer", "0.6"]):
+                     ["--fail-5xx", "0.6", "--lose-answer", "0.6"],
+                     ["--check-runs-page-max", "0"], ["--check-runs-page-max", "101"],
+                     ["--check-runs-page-max", "x"]):
             r = subprocess.run([fakehub_binary()] + args, capture_output=True, text=True,
                                timeout=10)
             self.assertEqual(r.returncode, 2, args)

@@ -133,16 +133,22 @@ HQ_TEST(listing_finds_the_unfinished_run_of_the_delivery)
         "{\"id\":3,\"external_id\":\"d2\",\"status\":\"in_progress\",\"app\":{\"id\":42}},"
         "{\"id\":4,\"external_id\":\"d1\",\"status\":\"in_progress\",\"app\":{\"id\":42}}]}";
     uint64_t id = 0;
-    CHECK_EQ(hq_gh_answer_check_runs_find(list, strlen(list), "d1", 42, &id), 0);
+    size_t listed = 0;
+    uint64_t total = 0;
+    CHECK_EQ(hq_gh_answer_check_runs_find(list, strlen(list), "d1", 42, &id, &listed, &total), 0);
     CHECK_EQ(id, 4); /* not the completed one (a life before a replay), not App 7's */
-    CHECK_EQ(hq_gh_answer_check_runs_find(list, strlen(list), "d9", 42, &id), 0);
+    CHECK_EQ(listed, 5);
+    CHECK_EQ(total, 4); /* as the answer says */
+    CHECK_EQ(hq_gh_answer_check_runs_find(list, strlen(list), "d9", 42, &id, &listed, &total), 0);
     CHECK_EQ(id, 0);
     const char *empty = "{\"total_count\":0,\"check_runs\":[]}";
-    CHECK_EQ(hq_gh_answer_check_runs_find(empty, strlen(empty), "d1", 42, &id), 0);
+    CHECK_EQ(hq_gh_answer_check_runs_find(empty, strlen(empty), "d1", 42, &id, &listed, &total), 0);
     CHECK_EQ(id, 0);
+    CHECK_EQ(listed, 0);
     const char *bad = "{\"total_count\":0}";
-    CHECK_EQ(hq_gh_answer_check_runs_find(bad, strlen(bad), "d1", 42, &id), HQ_EPARSE);
-    CHECK_EQ(hq_gh_answer_check_runs_find("[]", 2, "d1", 42, &id), HQ_EPARSE);
+    CHECK_EQ(hq_gh_answer_check_runs_find(bad, strlen(bad), "d1", 42, &id, &listed, &total),
+             HQ_EPARSE);
+    CHECK_EQ(hq_gh_answer_check_runs_find("[]", 2, "d1", 42, &id, &listed, &total), HQ_EPARSE);
 }
 
 int main(int argc, char **argv)

@@ -73,12 +73,15 @@ int hq_github_check_run_update(hq_github *gh, const char *repo_full_name, uint64
 struct find_arg {
     const char *external_id;
     uint64_t app_id, id;
+    size_t listed;
+    uint64_t total;
 };
 
 static int parse_list(const char *body, size_t len, void *arg)
 {
     struct find_arg *f = arg;
-    return hq_gh_answer_check_runs_find(body, len, f->external_id, f->app_id, &f->id);
+    return hq_gh_answer_check_runs_find(body, len, f->external_id, f->app_id, &f->id, &f->listed,
+                                        &f->total);
 }
 
 /* Percent-encodes s into out (RFC 3986 unreserved characters kept). */
@@ -120,14 +123,22 @@ int hq_github_check_run_find(hq_github *gh, const char *repo_full_name, uint64_t
     rc = hq_github_begin(gh, repo_full_name, installation_id, sha, false, &inst, res);
     if (rc < 0 || res->outcome != HQ_GH_OK)
         return rc;
-    int n = snprintf(url, sizeof(url),
-                     "%s/repos/%s/commits/%s/check-runs?check_name=%s&filter=all&per_page=100",
-                     hq_github_api(gh), repo_full_name, sha, qname);
-    if (n < 0 || (size_t)n >= sizeof(url))
-        return HQ_ETOOBIG;
-    struct find_arg f = {external_id, app_id, 0};
-    rc = hq_github_call(gh, inst, "check_runs_list", NULL, 0, url, NULL, parse_list, &f, res);
-    if (rc == 0 && res->outcome == HQ_GH_OK)
+    uint64_t seen = 0;
+    for (int page = 1; page <= HQ_GH_FIND_PAGES; page++) {
+        int n = snprintf(url, sizeof(url),
+                         "%s/repos/%s/commits/%s/check-runs?check_name=%s&filter=all&per_page=100"
+                         "&page=%d",
+                         hq_github_api(gh), repo_full_name, sha, qname, page);
+        if (n < 0 || (size_t)n >= sizeof(url))
+            return HQ_ETOOBIG;
+        struct find_arg f = {external_id, app_id, 0, 0, 0};
+        rc = hq_github_call(gh, inst, "check_runs_list", NULL, 0, url, NULL, parse_list, &f, res);
+        if (rc != 0 || res->outcome != HQ_GH_OK)
+            return rc;
         *id = f.id;
+        seen += f.listed;
+        if (f.id != 0 || f.listed == 0 || seen >= f.total)
+            break; /* found, or the last page (total_count: GitHub may page shorter) */
+    }
     return rc;
 }

@@ -28,11 +28,14 @@ HQ_WUR int hq_github_check_run_update(hq_github *gh, const char *repo_full_name,
 
 /*
  * GET /repos/{repo}/commits/{sha}/check-runs?check_name={name}&filter=all
- * &per_page=100: *id the run of external_id that is not completed (see
- * hq_gh_answer_check_runs_find), or 0 when there is none. NEEDSWORK: reads
- * the first page only: a commit with over 100 runs of this name (re-runs)
- * may hide an unrecorded one, which then gets a second run.
+ * &per_page=100&page=N: *id the run of external_id that is not completed
+ * (see hq_gh_answer_check_runs_find), or 0 when there is none. Pages on
+ * until the run is found or the listing's total_count is read, at most
+ * HQ_GH_FIND_PAGES pages
+ * (a commit with more runs of this name than that, from re-runs, may hide
+ * an unrecorded one, which then gets a second run).
  */
+#define HQ_GH_FIND_PAGES 10
 HQ_WUR int hq_github_check_run_find(hq_github *gh, const char *repo_full_name,
                                     uint64_t installation_id, const char *sha, const char *name,
                                     const char *external_id, uint64_t app_id, uint64_t *id,

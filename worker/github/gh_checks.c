@@ -118,15 +118,19 @@ int hq_gh_answer_check_run(const char *body, size_t len, uint64_t *id)
 }
 
 int hq_gh_answer_check_runs_find(const char *body, size_t len, const char *external_id,
-                                 uint64_t app_id, uint64_t *id)
+                                 uint64_t app_id, uint64_t *id, size_t *listed, uint64_t *total)
 {
     int rc = HQ_EPARSE;
     *id = 0;
+    *listed = 0;
+    *total = 0;
     cJSON *doc = parse_object(body, len);
     const cJSON *runs = cJSON_GetObjectItemCaseSensitive(doc, "check_runs");
     if (!cJSON_IsArray(runs))
         goto out;
     rc = 0;
+    *listed = (size_t)cJSON_GetArraySize(runs);
+    *total = take_id(cJSON_GetObjectItemCaseSensitive(doc, "total_count"));
     const cJSON *run;
     cJSON_ArrayForEach(run, runs)
     {
