@@ -239,30 +239,35 @@ static int lookup_late_duplicates(PGconn *c, struct hq_enqueue **list, size_t n)
 struct bitem {
     struct hq_enqueue *it;
     int64_t off;
+    size_t at; /* where it arrived */
 };
 
 static int cmp_pair(const void *a, const void *b)
 {
-    const struct hq_enqueue *x = ((const struct bitem *)a)->it, *y = ((const struct bitem *)b)->it;
-    if (x->hook_id != y->hook_id)
-        return x->hook_id < y->hook_id ? -1 : 1;
-    return strcmp(x->delivery, y->delivery);
+    const struct bitem *p = a, *q = b;
+    if (p->it->hook_id != q->it->hook_id)
+        return p->it->hook_id < q->it->hook_id ? -1 : 1;
+    int d = strcmp(p->it->delivery, q->it->delivery);
+    return d != 0 ? d : p->at < q->at ? -1 : p->at > q->at;
 }
 
-/* Puts the items (with their places) in (hook id, delivery) order: the
- * order their dedup keys are inserted, and so locked, in. Every
- * transaction takes its locks in one order (repository rows by id, dedup
- * keys by pair, counter rows by name), so two enqueues, of one process or
- * of two, wait for each other but never deadlock, even when both carry the
- * same deliveries. The places, not the statements' order, give the FIFO
- * order. */
+/* Puts the items (with their places) in (hook id, delivery) order, a pair
+ * repeated within the batch in arrival order (the first is stored, the
+ * others are its duplicates): the order their dedup keys are inserted, and
+ * so locked, in. Every transaction takes its locks in one order
+ * (repository rows by id, dedup keys by pair, counter rows by name), so two
+ * enqueues, of one process or of two, wait for each other but never
+ * deadlock, even when both carry the same deliveries. The places, not the
+ * statements' order, give the FIFO order; the ids (nextval in statement
+ * order) follow the pairs within a batch, and only increase from one
+ * commit to the next. */
 static int sort_by_pair(struct hq_enqueue **list, int64_t *off, size_t n)
 {
     struct bitem *b = malloc((n ? n : 1) * sizeof(*b));
     if (b == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
-        b[i] = (struct bitem){list[i], off[i]};
+        b[i] = (struct bitem){list[i], off[i], i};
     qsort(b, n, sizeof(*b), cmp_pair);
     for (size_t i = 0; i < n; i++) {
         list[i] = b[i].it;
