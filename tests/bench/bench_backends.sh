@@ -15,7 +15,8 @@
 #              (bench_pipeline2.py)
 #   lease      lease + complete per event, durable, with 10, 1,000 and
 #              100,000 ready repositories (bench_lease, 1 thread and 8)
-# PARTS="receiver lease" runs only those sections. And a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
+# PARTS="receiver lease" runs only those sections; ROUNDS=N alternates the
+# receiver runs N times and prints the medians. And a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
 # complete), the tables' sizes printed every 20,000, which must stay bounded.
 #
 # Targets (issue 8): receiver on PostgreSQL >= 3,000 deliveries/s and >= 50%
@@ -27,6 +28,7 @@ BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
 SOAK=${SOAK:-100000} # events through the soak
 PARTS=${PARTS:-receiver pipeline lease soak} # the sections to run
+ROUNDS=${ROUNDS:-1} # receiver runs per backend, alternating
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -96,36 +98,45 @@ python3 "$HERE/gen_payloads.py" "$WORK/p" 100 >/dev/null
 declare -A RPS
 echo
 printf "%-28s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Every delivery to one repository (its row lock orders every batch on
-# PostgreSQL), then spread over 100.
+# PostgreSQL), then spread over 100. ROUNDS=N (default 1) alternates the
+# backends N times and adds the medians: this machine's figures move by a
+# third from one minute to the next.
 for repos in 1 100; do
-    for be in lmdb postgresql; do
-        db=$(new_db $be)
-        port=$(free_port)
-        HOOKQ_DB="$db" HOOKQ_LISTEN="127.0.0.1:$port" HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" \
-            HOOKQ_SYNC=true "$RECEIVER" 2>>"$WORK/receiver-$be.log" &
-        rpid=$!
-        PIDS+=("$rpid")
-        wait_http "$port" /healthz
-        for phase in warmup run; do
-            d=$DUR
-            [ $phase = warmup ] && d=2
-            BENCH_BODY="$WORK/p/push.json" BENCH_SIG=$(cat "$WORK/p/push.sig") BENCH_EVENT=push \
-                BENCH_REPOS=$((repos > 1 ? repos : 0)) BENCH_BODY_DIR="$WORK/p" \
-                BENCH_PREFIX="$be-$repos-$phase-$RANDOM" wrk -t2 -c32 -d"${d}s" --latency \
-                -s "$HERE/bench_receiver.lua" "http://127.0.0.1:$port/webhook" >"$WORK/wrk-$be.out" 2>&1
+    for round in $(seq 1 "$ROUNDS"); do
+        for be in lmdb postgresql; do
+            db=$(new_db $be)
+            port=$(free_port)
+            HOOKQ_DB="$db" HOOKQ_LISTEN="127.0.0.1:$port" HOOKQ_WEBHOOK_SECRET_FILE="$WORK/p/secret" \
+                HOOKQ_SYNC=true "$RECEIVER" 2>>"$WORK/receiver-$be.log" &
+            rpid=$!
+            PIDS+=("$rpid")
+            wait_http "$port" /healthz
+            for phase in warmup run; do
+                d=$DUR
+                [ $phase = warmup ] && d=2
+                BENCH_BODY="$WORK/p/push.json" BENCH_SIG=$(cat "$WORK/p/push.sig") BENCH_EVENT=push \
+                    BENCH_REPOS=$((repos > 1 ? repos : 0)) BENCH_BODY_DIR="$WORK/p" \
+                    BENCH_PREFIX="$be-$repos-$phase-$RANDOM" wrk -t2 -c32 -d"${d}s" --latency \
+                    -s "$HERE/bench_receiver.lua" "http://127.0.0.1:$port/webhook" >"$WORK/wrk-$be.out" 2>&1
+            done
+            r=$(grep '^RESULT' "$WORK/wrk-$be.out")
+            RPS[$be-$repos]=$(field "$r" req_s)
+            echo "${RPS[$be-$repos]}" >>"$WORK/rps-$be-$repos"
+            printf "%-28s %10s %8s %8s   non-2xx %s\n" "$be, $repos repositories" "${RPS[$be-$repos]}" \
+                "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" non2xx)"
+            kill -TERM "$rpid"
+            wait "$rpid" || true
         done
-        r=$(grep '^RESULT' "$WORK/wrk-$be.out")
-        RPS[$be-$repos]=$(field "$r" req_s)
-        printf "%-28s %10s %8s %8s   non-2xx %s\n" "$be, $repos repositories" "${RPS[$be-$repos]}" \
-            "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" non2xx)"
-        kill -TERM "$rpid"
-        wait "$rpid" || true
+        awk -v p="${RPS[postgresql-$repos]}" -v l="${RPS[lmdb-$repos]}" -v n=$repos \
+            'BEGIN { printf "postgresql/lmdb, %d repositories: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", n, 100 * p / l }'
     done
-    awk -v p="${RPS[postgresql-$repos]}" -v l="${RPS[lmdb-$repos]}" -v n=$repos \
-        'BEGIN { printf "postgresql/lmdb, %d repositories: %.0f%% (target >= 50%%, and >= 3000 req/s)\n", n, 100 * p / l }'
+    if [ "$ROUNDS" -gt 1 ]; then
+        awk -v p="$(median <"$WORK/rps-postgresql-$repos")" -v l="$(median <"$WORK/rps-lmdb-$repos")" \
+            -v n=$repos -v r="$ROUNDS" 'BEGIN { printf "medians of %d rounds, %d repositories: lmdb %.1f, postgresql %.1f: %.0f%%\n", r, n, l, p, 100 * p / l }'
+    fi
 done
-
 fi
 
 # -------------------------------------------------------------- pipeline --
