@@ -198,10 +198,10 @@ static int send_items(PGconn *c, struct pg_pstmt *lead, size_t nlead, struct hq_
         lead[i].res = s[i].res;
     for (size_t i = 0; i < n; i++) {
         PGresult *res = s[nlead + i].res;
-        if (PQntuples(res) == 1 && rc == 0)
+        if (PQntuples(res) == 1)
             item_result(res, list[i]);
         else
-            rc = HQ_ESTORAGE;
+            rc = HQ_ESTORAGE; /* not the one row ENQUEUE_SQL answers */
         PQclear(res);
     }
 out:
@@ -286,23 +286,20 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         n += o->n;
     struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
-    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
     int64_t *off = malloc((n ? n : 1) * sizeof(*off));
     char *arr = NULL;
     struct brepo *repos = calloc(n ? n : 1, sizeof(*repos));
     int rc = -ENOMEM;
-    if (list == NULL || ids == NULL || off == NULL || repos == NULL)
+    if (list == NULL || off == NULL || repos == NULL)
         goto out;
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         for (size_t i = 0; i < o->n; i++)
-            if (o->items[i].result == 0) {
-                list[k] = &o->items[i];
-                ids[k++] = o->items[i].repo_id;
-            }
+            if (o->items[i].result == 0)
+                list[k++] = &o->items[i];
     /* The batch's repositories, sorted and unique; each item's place among
      * its repository's items. */
     for (size_t i = 0; i < k; i++)
-        repos[i].id = ids[i];
+        repos[i].id = list[i]->repo_id;
     qsort(repos, k, sizeof(*repos), cmp_brepo);
     for (size_t i = 0; i < k; i++)
         if (nr == 0 || repos[nr - 1].id != repos[i].id)
@@ -312,21 +309,13 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     if ((rc = sort_by_pair(list, off, k)) != 0)
         goto out;
     if (k > 0) {
-        /* Created if missing, then locked in repo_id order: two batches
-         * touching the same repositories wait for each other, never
-         * deadlock. */
+        /* The repository rows created if missing and locked, then the
+         * items, in one pipeline. */
         struct pg_params lp;
+        struct pg_pstmt lead[2];
         pp_init(&lp);
         pp_str(&lp, arr = brepo_array(repos, nr));
-        struct pg_pstmt lead[2] = {
-            {.sql = "INSERT INTO hq_repo (repo_id) SELECT x FROM unnest($1::bigint[]) x ORDER BY x "
-                    "ON CONFLICT DO NOTHING",
-             .p = &lp},
-            {.sql = "SELECT repo_id, next_pos, count FROM hq_repo WHERE repo_id = "
-                    "ANY($1::bigint[]) ORDER BY repo_id FOR UPDATE",
-             .p = &lp,
-             .want = true},
-        };
+        pg_lock_repos_stmts(&lp, lead);
         rc = arr == NULL ? -ENOMEM : 0;
         for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX) {
             size_t m = k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX;
@@ -351,7 +340,6 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
         rc = repos_done(c, repos, nr, now, &firsts);
 out:
     free(list);
-    free(ids);
     free(off);
     free(arr);
     free(repos);

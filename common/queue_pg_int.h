@@ -207,8 +207,13 @@ void pg_tx_reset(void);
  * at max(now, not_before) when the repository was empty. */
 int pg_append_event(PGconn *c, const struct hq_event *ev, int64_t now);
 /* Locks the repository rows of ids (n, any order, repeats allowed) in
- * repo_id order, creating the missing ones. */
+ * repo_id order, creating the missing ones: one pipeline of the two
+ * statements of pg_lock_repos_stmts. */
 int pg_lock_repos(PGconn *c, const uint64_t *ids, size_t n);
+/* Those two statements, for p holding one parameter, the ids as a sorted
+ * bigint array literal; st[1] (want set) answers repo_id, next_pos and count
+ * of each row, locked. */
+void pg_lock_repos_stmts(const struct pg_params *p, struct pg_pstmt st[2]);
 
 /* ---- queue_pg_ops.c / queue_pg_read.c: entries of hq_queue_pg_backend ---- */
 

@@ -421,6 +421,19 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+void pg_lock_repos_stmts(const struct pg_params *p, struct pg_pstmt st[2])
+{
+    /* Inserted and then locked in repo_id order: two batches touching the
+     * same repositories wait for each other, never deadlock. */
+    st[0] = (struct pg_pstmt){.sql = "INSERT INTO hq_repo (repo_id) SELECT x FROM "
+                                     "unnest($1::bigint[]) x ORDER BY x ON CONFLICT DO NOTHING",
+                              .p = p};
+    st[1] = (struct pg_pstmt){.sql = "SELECT repo_id, next_pos, count FROM hq_repo WHERE repo_id "
+                                     "= ANY($1::bigint[]) ORDER BY repo_id FOR UPDATE",
+                              .p = p,
+                              .want = true};
+}
+
 int pg_lock_repos(PGconn *c, const uint64_t *ids, size_t n)
 {
     int rc = -ENOMEM;
@@ -440,19 +453,12 @@ int pg_lock_repos(PGconn *c, const uint64_t *ids, size_t n)
     arr[len++] = '}';
     arr[len] = '\0';
     struct pg_params p;
+    struct pg_pstmt st[2];
     pp_init(&p);
     pp_str(&p, arr);
-    /* Inserted and then locked in repo_id order: two batches touching the
-     * same repositories wait for each other, never deadlock. */
-    if ((rc = pg_run(c,
-                     "INSERT INTO hq_repo (repo_id) SELECT x FROM unnest($1::bigint[]) x "
-                     "ORDER BY x ON CONFLICT DO NOTHING",
-                     &p)) != 0)
-        goto out;
-    rc = pg_run(c,
-                "SELECT repo_id FROM hq_repo WHERE repo_id = ANY($1::bigint[]) ORDER BY repo_id "
-                "FOR UPDATE",
-                &p);
+    pg_lock_repos_stmts(&p, st);
+    st[1].want = false;
+    rc = pg_pipeline(c, st, 2);
 out:
     free(s);
     free(arr);

@@ -30,10 +30,10 @@ HQ_WUR int hq_github_check_run_update(hq_github *gh, const char *repo_full_name,
  * GET /repos/{repo}/commits/{sha}/check-runs?check_name={name}&filter=all
  * &per_page=100&page=N: *id the run of external_id that is not completed
  * (see hq_gh_answer_check_runs_find), or 0 when there is none. Pages on
- * until the run is found or the listing's total_count is read, at most
- * HQ_GH_FIND_PAGES pages
- * (a commit with more runs of this name than that, from re-runs, may hide
- * an unrecorded one, which then gets a second run).
+ * until the run is found or the listing's total_count runs are read, at
+ * most HQ_GH_FIND_PAGES pages (a commit with more runs of this name than
+ * that, from re-runs, may hide an unrecorded one, which then gets a second
+ * run).
  */
 #define HQ_GH_FIND_PAGES 10
 HQ_WUR int hq_github_check_run_find(hq_github *gh, const char *repo_full_name,

@@ -67,9 +67,9 @@ HQ_WUR int hq_gh_answer_check_run(const char *body, size_t len, uint64_t *id);
  * App), and whose status is not "completed" (a completed run with this
  * external_id belongs to the event's life before a replay, which gets a new
  * run), or 0 when there is none; *listed how many runs the page held and
- * *total its total_count (0 when missing or not a count). 0, or HQ_EPARSE for an answer that is not
- * such an object (entries without a usable id are skipped). body need not
- * be NUL-terminated.
+ * *total its total_count (0 when missing or not a count). 0, or HQ_EPARSE
+ * for an answer that is not such an object (entries without a usable id are
+ * skipped). body need not be NUL-terminated.
  */
 HQ_WUR int hq_gh_answer_check_runs_find(const char *body, size_t len, const char *external_id,
                                         uint64_t app_id, uint64_t *id, size_t *listed,
