@@ -196,6 +196,15 @@ int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n);
  * pg_commit sends them and COMMIT in one pipeline; on failure the
  * transaction is rolled back. pg_tx_reset drops them (a new transaction, a
  * rollback).
+ *   pg_release_before_flush  this transaction's locks are released when
+ *                    its COMMIT record is written, before the WAL flush
+ *                    (synchronous_commit off for it), and pg_commit returns
+ *                    only after a later synchronous commit of the same
+ *                    pipeline flushed past it: as durable when it returns,
+ *                    but the rows it locked wait for no fsync. Its writes
+ *                    are visible before they are durable; anything another
+ *                    transaction does with them is durable only after its
+ *                    own commit, whose flush covers this one.
  */
 #define PG_NCOUNTERS 7
 int pg_counter_add(PGconn *c, const char *name, int64_t n);
@@ -203,6 +212,7 @@ int pg_notify_ready(PGconn *c);
 int pg_defer(PGconn *c, const char *sql, const struct pg_params *p);
 int pg_commit(PGconn *c, bool write);
 void pg_tx_reset(void);
+void pg_release_before_flush(void);
 /* Adds ev (with its id, its state as given, payload) at the tail of its
  * repository's FIFO, taking the repository's row lock; joins the ready line
  * at max(now, not_before) when the repository was empty. */
