@@ -15,9 +15,10 @@
 #              (bench_pipeline2.py)
 #   lease      lease + complete per event, durable, with 10, 1,000 and
 #              100,000 ready repositories (bench_lease, 1 thread and 8)
-# PARTS="receiver lease" runs only those sections; ROUNDS=N alternates the
-# receiver runs N times and prints the medians. And a soak: 100,000 events through the PostgreSQL queue (enqueue, lease,
-# complete), the tables' sizes printed every 20,000, which must stay bounded.
+# PARTS="receiver lease" runs only those sections; ROUNDS=N (default 3)
+# alternates the receiver runs N times and prints the medians. And a soak:
+# 100,000 events through the PostgreSQL queue (enqueue, lease, complete),
+# the tables' sizes printed every 20,000, which must stay bounded.
 #
 # Targets (issue 8): receiver on PostgreSQL >= 3,000 deliveries/s and >= 50%
 # of LMDB's; pipeline >= 70% of LMDB's; lease cost within 2x from 10 to
@@ -28,7 +29,7 @@ BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
 SOAK=${SOAK:-100000} # events through the soak
 PARTS=${PARTS:-receiver pipeline lease soak} # the sections to run
-ROUNDS=${ROUNDS:-1} # receiver runs per backend, alternating
+ROUNDS=${ROUNDS:-3} # receiver runs per backend, alternating
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -100,7 +101,7 @@ echo
 printf "%-28s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Every delivery to one repository (its row lock orders every batch on
-# PostgreSQL), then spread over 100. ROUNDS=N (default 1) alternates the
+# PostgreSQL), then spread over 100. ROUNDS=N (default 3) alternates the
 # backends N times and adds the medians: this machine's figures move by a
 # third from one minute to the next.
 for repos in 1 100; do
