@@ -120,6 +120,10 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    /* Every series is declared before /metrics answers: a scrape must
+     * never see a partial set (test_alerts scrapes at once). */
+    if ((rc = hq_catchup_metrics_declare(m)) != 0)
+        goto fail;
     if ((rc = hq_pool_start(q, proc, (unsigned)cfg.workers, cfg.lease_ms, m, &pool)) != 0)
         goto fail;
     if ((rc = hq_metrics_http_start(cfg.metrics_listen, m, pool_healthy, pool, &http)) != 0) {
@@ -128,8 +132,6 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if ((rc = hq_catchup_metrics_declare(m)) != 0)
-        goto fail;
     if (cu.interval_ms == 0) {
         hq_info("catch_up", NULL, "catch-up is off (HOOKQ_CATCHUP_INTERVAL=0)");
     } else if (!hq_github_is_app(gh)) {
