@@ -55,21 +55,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_http() { # PORT PATH
-    for _ in $(seq 1 500); do
-        if curl -s -o /dev/null "http://127.0.0.1:$1$2"; then return 0; fi
-        sleep 0.02
-    done
-    echo "nothing answers on port $1" >&2
-    return 1
-}
-field() { # RESULT-LINE NAME
-    sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
-}
+. "$HERE/bench_lib.sh"
 
 # ------------------------------------------------------------ PostgreSQL --
 "$SRC/tests/tools/pg_cluster.sh" start "$WORK/pg" >/dev/null
@@ -99,7 +85,6 @@ python3 "$HERE/gen_payloads.py" "$WORK/p" 100 >/dev/null
 declare -A RPS
 echo
 printf "%-28s %10s %8s %8s\n" "receiver" "req/s" "p50 ms" "p99 ms"
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Every delivery to one repository (its row lock orders every batch on
 # PostgreSQL), then spread over 100. ROUNDS=N (default 3) alternates the
 # backends N times and adds the medians: this machine's figures move by a

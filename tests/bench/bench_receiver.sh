@@ -86,19 +86,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # PORT PATH
-    for _ in $(seq 1 500); do
-        if curl -s -o /dev/null "http://127.0.0.1:$1$2"; then return 0; fi
-        sleep 0.02
-    done
-    echo "nothing answers on port $1" >&2
-    return 1
-}
+. "$HERE/bench_lib.sh"
 
 python3 "$HERE/gen_payloads.py" "$WORK/p" >/dev/null
 
@@ -109,10 +97,6 @@ wrk_run() {
         wrk -t2 -c32 -d"${6}s" --latency -s "$HERE/bench_receiver.lua" \
         "http://127.0.0.1:$2$3" >"$WORK/wrk-$1.out" 2>&1
     grep '^RESULT' "$WORK/wrk-$1.out"
-}
-
-field() { # RESULT-LINE NAME
-    sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
 }
 
 metric() { # PORT NAME
@@ -183,7 +167,7 @@ stop_receiver() {
     wait "$RPID" || true
 }
 
-# measure LABEL PORT PATH PAYLOAD EVENT IS_RECEIVER -> prints a row, sets LAST_RPS
+# level_memory: the page pool levelled (LEVEL_MB, the header says why)
 LEVEL_MB=${LEVEL_MB:-2048}
 level_memory() {
     [ "$LEVEL_MB" -gt 0 ] || return 0
@@ -191,6 +175,7 @@ level_memory() {
     rm -f "$WORK/level"
 }
 
+# measure LABEL PORT PATH PAYLOAD EVENT IS_RECEIVER -> prints a row, sets LAST_RPS
 measure() {
     level_memory
     wrk_run "$1-warmup" "$2" "$3" "$4" "$5" 2 >/dev/null
@@ -324,7 +309,6 @@ if [ "$PREFILL" != 0 ]; then
         echo "$LAST_RPS" >>"$WORK/rps-full"
     done
     RPID=$FPID
-    median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     RECV_FULL=$(median <"$WORK/rps-full")
     RECV_FRESH2=$(median <"$WORK/rps-fresh")
     HWM_FULL=$(hwm_kib "$RPID")
