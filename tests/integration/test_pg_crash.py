@@ -19,6 +19,7 @@ at random moments under load; the control, the receiver with HOOKQ_SYNC=false
 nothing."""
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -124,7 +125,6 @@ def _crash_rounds(tmp, rounds, env):
     random moment while 8 senders post to a receiver; returns (acknowledged,
     lost): deliveries answered 2xx, and those of them not in the queue, with
     their id, after the last recovery."""
-    import random
     hqlib.pg_database()  # skips without the tests' cluster
     os.chmod(tmp, 0o711)
     d = os.path.join(tmp, "pg")
