@@ -103,9 +103,25 @@ static int conn_setup(pg_queue *q, PGconn *c)
 /* Connects k (locked) unless it is connected; HQ_ESTORAGE, with the
  * backoff moved on, when the server does not answer or the backoff has not
  * run out. */
+/* Whether the server closed this idle connection (a restart, an
+ * administrator's pg_terminate_backend): its farewell and the end of the
+ * stream are then waiting on the socket, which PQconsumeInput reads. Without
+ * this a dropped connection looks fine until a statement fails on it, and a
+ * failed statement that was a whole transaction (pg_call) may or may not
+ * have committed. One poll of the socket, no round trip. */
+static bool conn_dropped(PGconn *c)
+{
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (pfd.fd < 0)
+        return true;
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    return PQconsumeInput(c) != 1 || PQstatus(c) != CONNECTION_OK;
+}
+
 static int conn_ensure(pg_queue *q, struct pg_conn *k)
 {
-    if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK)
+    if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK && !conn_dropped(k->c))
         return 0;
     int64_t now = hq_mono_ms();
     if (now < k->retry_at)
@@ -175,6 +191,38 @@ int pg_tx(pg_queue *q, bool write, bool snapshot, pg_txfn fn, void *arg)
     return pg_tx_ops(q, write, snapshot, 1, fn, arg);
 }
 
+/* A write transaction's figures for hq_queue_commit_stats. */
+static void count_commit(pg_queue *q, uint64_t nops, int rc, int64_t t0)
+{
+    pthread_mutex_lock(&q->smu);
+    q->cstats.commits++;
+    q->cstats.ops += nops;
+    if (rc != 0 && rc != HQ_ENOTREADY && rc != HQ_ELEASELOST && rc != HQ_ENOTFOUND &&
+        rc != HQ_EDUPLICATE)
+        q->cstats.failures++;
+    q->cstats.commit_seconds_sum += (double)(hq_mono_ms() - t0) / 1000.0;
+    pthread_mutex_unlock(&q->smu);
+}
+
+int pg_call(pg_queue *q, const char *sql, const struct pg_params *p, PGresult **res)
+{
+    struct pg_conn *k;
+    *res = NULL;
+    if (q->opts.read_only)
+        return -EROFS;
+    int64_t t0 = hq_mono_ms();
+    int rc = conn_get(q, &k);
+    if (rc == 0) {
+        if (q->commit_hook != NULL)
+            rc = q->commit_hook(q->commit_hook_arg);
+        if (rc == 0)
+            rc = pg_exec(k->c, sql, p, res);
+        conn_put(q, k);
+    }
+    count_commit(q, 1, rc, t0);
+    return rc;
+}
+
 int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn, void *arg)
 {
     struct pg_conn *k;
@@ -216,16 +264,8 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
 put:
     conn_put(q, k);
 stats:
-    if (write) {
-        pthread_mutex_lock(&q->smu);
-        q->cstats.commits++;
-        q->cstats.ops += nops;
-        if (rc != 0 && rc != HQ_ENOTREADY && rc != HQ_ELEASELOST && rc != HQ_ENOTFOUND &&
-            rc != HQ_EDUPLICATE)
-            q->cstats.failures++;
-        q->cstats.commit_seconds_sum += (double)(hq_mono_ms() - t0) / 1000.0;
-        pthread_mutex_unlock(&q->smu);
-    }
+    if (write)
+        count_commit(q, nops, rc, t0);
     return rc;
 }
 

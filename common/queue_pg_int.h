@@ -152,6 +152,13 @@ void pg_conn_register(PGconn *c);
 int pg_prepare(PGconn *c, const char *sql, char name[24]);
 /* pg_exec for statements whose result is not needed. */
 int pg_run(PGconn *c, const char *sql, const struct pg_params *p);
+/* Runs sql, one statement, as a write transaction of its own (no BEGIN:
+ * it commits before its answer, as the session's synchronous_commit says):
+ * the worker's hot writes are calls of the schema's functions
+ * (schema/pg/002_worker_calls.sql), one round trip each. *res as pg_exec's.
+ * The commit hook runs first; a failure means the statement may or may not
+ * have committed, as a failed COMMIT would. */
+int pg_call(pg_queue *q, const char *sql, const struct pg_params *p, PGresult **res);
 int64_t pg_i64(const PGresult *r, int row, int col);
 
 /* The select list of an event row (hq_event e with its hq_head h, or a dead
@@ -209,6 +216,10 @@ int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n);
  *                    own commit, whose flush covers this one.
  */
 #define PG_NCOUNTERS 7
+/* The shard of hq_counter a session's transactions write to: its server
+ * process id modulo 16 (as in schema/pg/002), so that two sessions' counter
+ * rows, locked until their commits are flushed, rarely are the same rows. */
+int pg_counter_shard(PGconn *c);
 int pg_counter_add(PGconn *c, const char *name, int64_t n);
 int pg_notify_ready(PGconn *c);
 int pg_defer(PGconn *c, const char *sql, const struct pg_params *p);

@@ -310,12 +310,52 @@ fail:
     return rc;
 }
 
+/* The lease on the common path: one call of hq_lease (schema/pg/002),
+ * one round trip. LEASE_RECLAIM when an expired lease waits: the caller
+ * then runs lease_fn, which reclaims it (the attempt and history line are
+ * written here, in C, as everywhere else). */
+#define LEASE_RECLAIM 1
+static int lease_call(pg_queue *q, struct lease_args *a)
+{
+    struct pg_params p;
+    PGresult *res;
+    int64_t now = hq_now_ms();
+    pp_init(&p);
+    pp_str(&p, a->owner);
+    pp_i64(&p, now);
+    pp_i64(&p, now + a->lease_ms);
+    int rc = pg_call(q, "SELECT * FROM hq_lease($1, $2, $3)", &p, &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) != 1 || PQnfields(res) != 22) {
+        rc = HQ_ECORRUPT;
+        goto out;
+    }
+    int64_t status = pg_i64(res, 0, 19);
+    if (status == 2) {
+        rc = LEASE_RECLAIM;
+    } else if (status == 1) {
+        a->next_ready_ms = PQgetisnull(res, 0, 21) ? INT64_MAX : pg_i64(res, 0, 21);
+        rc = HQ_ENOTREADY;
+    } else if ((rc = pg_ev_from_row(res, 0, &a->ev)) == 0) {
+        a->lease->repo_id = a->ev->repo_id;
+        a->lease->event_id = a->ev->id;
+        a->lease->token = (uint64_t)pg_i64(res, 0, 20);
+        a->lease->expires_ms = now + a->lease_ms;
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
 int pgq_lease(void *h, const char *owner, int64_t lease_ms, struct hq_lease *lease,
               struct hq_event **ev, int64_t *next_ready_ms)
 {
     pg_queue *q = h;
     struct lease_args a = {owner, lease_ms, lease, NULL, INT64_MAX, false};
-    int rc = pg_tx(q, true, false, lease_fn, &a);
+    int rc = lease_call(q, &a);
+    if (rc == LEASE_RECLAIM)
+        rc = pg_tx(q, true, false, lease_fn, &a);
     if (next_ready_ms != NULL)
         *next_ready_ms = a.next_ready_ms;
     if (rc != 0) {
@@ -389,55 +429,42 @@ int pgq_renew(void *h, struct hq_lease *lease, int64_t lease_ms)
     return rc;
 }
 
-struct step_args {
-    const struct hq_lease *lease;
-    enum hq_step step;
-    enum hq_check_state state;
-    const char *desc;
-    uint64_t check_run_id; /* nonzero: record_check_run */
-};
-
-static int step_fn(pg_queue *q, PGconn *c, void *arg)
+/* Records a step, or (check_run_id nonzero) a check run, of the leased
+ * head: one call of hq_step (schema/pg/002). */
+static int step_call(pg_queue *q, const struct hq_lease *lease, enum hq_step step,
+                     enum hq_check_state state, const char *desc, uint64_t check_run_id)
 {
-    struct step_args *a = arg;
-    struct pg_repo r;
-    struct hq_event *ev = NULL;
-    (void)q;
-    int rc = leased_head(c, a->lease, &r, &ev);
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)lease->repo_id);
+    pp_i64(&p, (int64_t)lease->token);
+    pp_i64(&p, (int64_t)lease->event_id);
+    pp_i64(&p, step);
+    pp_str(&p, step == HQ_STEP_CHECKED ? "t" : "f");
+    pp_i64(&p, state);
+    pp_str(&p, desc);
+    pp_i64(&p, (int64_t)check_run_id);
+    int rc = pg_call(q, "SELECT hq_step($1, $2, $3, $4, $5, $6, $7, $8)", &p, &res);
     if (rc != 0)
         return rc;
-    if (a->check_run_id != 0) {
-        ev->check_run_id = a->check_run_id;
-    } else {
-        if (a->step < ev->step)
-            goto out; /* steps only go forward: a late record is a no-op */
-        ev->step = a->step;
-        if (a->step == HQ_STEP_CHECKED) {
-            ev->check_state = a->state;
-            free(ev->check_desc);
-            if ((ev->check_desc = strdup(a->desc)) == NULL) {
-                rc = -ENOMEM;
-                goto out;
-            }
-        }
-    }
-    rc = head_put(c, ev);
-out:
-    hq_event_free(ev);
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        rc = HQ_ECORRUPT;
+    else if (PQgetvalue(res, 0, 0)[0] != 't')
+        rc = HQ_ELEASELOST;
+    PQclear(res);
     return rc;
 }
 
 int pgq_record_step(void *h, const struct hq_lease *lease, enum hq_step step,
                     enum hq_check_state check_state, const char *check_desc)
 {
-    struct step_args a = {lease, step, check_state, check_desc, 0};
-    return pg_tx(h, true, false, step_fn, &a);
+    return step_call(h, lease, step, check_state, check_desc, 0);
 }
 
 int pgq_record_check_run(void *h, const struct hq_lease *lease, uint64_t check_run_id)
 {
-    struct step_args a = {lease, HQ_STEP_NEW, HQ_CHECK_NONE, "", check_run_id};
-    return pg_tx(h, true, false, step_fn, &a);
+    return step_call(h, lease, HQ_STEP_NEW, HQ_CHECK_NONE, "", check_run_id);
 }
 
 struct finish_args {
@@ -484,9 +511,31 @@ static int finish(void *h, const struct hq_lease *lease, const char *reason)
     return rc;
 }
 
+/* The head is done: one call of hq_complete (schema/pg/002), which also
+ * moves the repository on and notifies the workers when it has more. */
 int pgq_complete(void *h, const struct hq_lease *lease)
 {
-    return finish(h, lease, NULL);
+    pg_queue *q = h;
+    struct pg_params p;
+    PGresult *res;
+    pp_init(&p);
+    pp_i64(&p, (int64_t)lease->repo_id);
+    pp_i64(&p, (int64_t)lease->token);
+    pp_i64(&p, (int64_t)lease->event_id);
+    pp_i64(&p, hq_now_ms());
+    pp_str(&p, HQ_PG_CHANNEL);
+    int rc = pg_call(q, "SELECT hq_complete($1, $2, $3, $4, $5)", &p, &res);
+    if (rc != 0)
+        return rc;
+    int64_t v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? pg_i64(res, 0, 0) : -2;
+    PQclear(res);
+    if (v < -1 || v > 1)
+        return HQ_ECORRUPT;
+    if (v < 0)
+        return HQ_ELEASELOST;
+    if (v == 1)
+        pg_wake_local(q);
+    return 0;
 }
 
 int pgq_dead_letter(void *h, const struct hq_lease *lease, const char *reason)

@@ -66,6 +66,8 @@ static int map_state(const char *st)
         return HQ_EDUPLICATE;
     if (strcmp(st, "53100") == 0)
         return HQ_EFULL;
+    if (strcmp(st, "XX001") == 0)
+        return HQ_ECORRUPT; /* data_corrupted: the schema's functions say so too */
     if (strcmp(st, "42501") == 0 || strncmp(st, "28", 2) == 0)
         return -EACCES;
     return HQ_ESTORAGE;
@@ -327,6 +329,11 @@ void pg_release_before_flush(void)
     early_release = true;
 }
 
+int pg_counter_shard(PGconn *c)
+{
+    return PQbackendPID(c) % 16;
+}
+
 int pg_counter_add(PGconn *c, const char *name, int64_t n)
 {
     (void)c;
@@ -406,7 +413,7 @@ int pg_commit(PGconn *c, bool write)
     }
     /* The counters: one statement, one shard per transaction. */
     pp_init(&cp);
-    pp_i64(&cp, (int)(random() % 16));
+    pp_i64(&cp, pg_counter_shard(c));
     len +=
         (size_t)snprintf(csql, sizeof(csql), "INSERT INTO hq_counter (name, shard, value) VALUES ");
     for (int i = 0; i < PG_NCOUNTERS && write; i++) {

@@ -107,7 +107,7 @@ HQ_TEST(schema_from_the_future_is_refused_and_left_alone)
     CHECK(q == NULL);
     o.read_only = true;
     CHECK_EQ(hq_queue_open(&o, &q), HQ_ESCHEMA);
-    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), 2);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count + 1);
 }
 
 HQ_TEST(empty_database_read_only_is_not_found_and_not_created)
@@ -156,7 +156,7 @@ HQ_TEST(processes_opening_an_empty_database_at_once_create_it_once)
         waitpid(pids[i], &st, 0);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), 1);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count);
     CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_event"), N);
 }
 
