@@ -1,7 +1,7 @@
 #!/bin/sh
 # pg_explain.sh URI: the plans of the PostgreSQL queue's hot statements on a
 # large queue (issue 8: "every hot operation is an index probe"). Applies
-# schema/pg/001_init.sql to the empty database URI, fills it with 100,000
+# schema/pg/*.sql in order to the empty database URI, fills it with 100,000
 # repositories and 1,000,000 events (10 per repository; a tenth of the
 # repositories leased, their heads with state rows, a tenth waiting for a
 # backoff; 1,000,000 dedup pairs),
@@ -12,7 +12,9 @@ set -eu
 uri=${1:?usage: pg_explain.sh URI}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 psql="psql -X -q -v ON_ERROR_STOP=1 -d $uri"
-$psql -f "$here/schema/pg/001_init.sql"
+for f in "$here"/schema/pg/[0-9][0-9][0-9]_*.sql; do
+    $psql -f "$f"
+done
 $psql <<'SQL'
 SET synchronous_commit = off;
 INSERT INTO hq_repo (repo_id, next_pos, count, ready_at, lease_owner, lease_token, lease_expires)
@@ -50,6 +52,15 @@ EXPLAIN (COSTS OFF) SELECT e.id, coalesce(h.attempts, e.attempts), coalesce(h.hi
   WHERE e.repo_id = 4242 ORDER BY e.pos LIMIT 1;
 \echo '-- the repository row lock'
 EXPLAIN (COSTS OFF) SELECT count FROM hq_repo WHERE repo_id = 4242 FOR UPDATE;
+\echo '-- hq_lease: the ready line probe and the lease, one statement'
+EXPLAIN (COSTS OFF) UPDATE hq_repo SET ready_at = NULL, lease_owner = 'w',
+    lease_token = nextval('hq_lease_token_seq'), lease_expires = 1700000900000
+  WHERE repo_id = (SELECT repo_id FROM hq_repo WHERE ready_at <= 1700000500000
+                   ORDER BY ready_at, repo_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING repo_id, lease_token;
+\echo '-- hq_step, hq_complete: the row lock, the token and the head, one statement'
+EXPLAIN (COSTS OFF) SELECT r.count, e.id FROM hq_repo r JOIN hq_event e ON e.repo_id = r.repo_id
+  WHERE r.repo_id = 4240 AND r.lease_token = 4240 ORDER BY e.pos LIMIT 1 FOR UPDATE OF r;
 \echo '-- enqueue: dedup lookup'
 EXPLAIN (COSTS OFF) SELECT event_id FROM hq_dedup WHERE hook_id = 1 AND delivery = 'd-4242';
 \echo '-- dedup prune (bounded batch)'

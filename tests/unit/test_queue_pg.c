@@ -93,6 +93,44 @@ HQ_TEST(open_records_the_schema_version)
     CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count);
 }
 
+/* A queue written by a version 1 binary (no worker functions yet) is brought
+ * up to date by the next open, and its queued events go on from there. */
+HQ_TEST(version_1_queue_is_upgraded_by_the_next_open)
+{
+    const char *name = pgtest_case_name("");
+    const char *db = pgtest_database(name);
+    hq_queue *q = open_db(db);
+    CHECK_EQ(enq(q, 7, "a"), 0);
+    CHECK_EQ(enq(q, 7, "b"), 0);
+    hq_queue_close(q);
+    CHECK_EQ(pgtest_exec(name, "DROP FUNCTION hq_lease, hq_step, hq_complete, hq_head_of; "
+                               "DELETE FROM hq_schema WHERE version > 1"),
+             0);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM pg_proc WHERE proname = 'hq_complete'"), 0);
+
+    q = open_db(db);
+    CHECK_EQ(scalar(name, "SELECT max(version) FROM hq_schema"),
+             hq_pg_migrations[hq_pg_migration_count - 1].version);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_schema"), (long long)hq_pg_migration_count);
+    const char *want[] = {"a", "b"};
+    for (int i = 0; i < 2; i++) {
+        struct hq_lease l;
+        struct hq_event *ev = NULL;
+        int64_t next;
+        REQUIRE(hq_queue_lease(q, "w", 60000, &l, &ev, &next) == 0);
+        CHECK_STR(ev->delivery, want[i]);
+        CHECK_EQ(hq_queue_record_step(q, &l, HQ_STEP_CHECKED, HQ_CHECK_SUCCESS, "ok"), 0);
+        CHECK_EQ(hq_queue_complete(q, &l), 0);
+        hq_event_free(ev);
+    }
+    struct hq_queue_stats st;
+    REQUIRE(hq_queue_stats(q, &st) == 0);
+    CHECK_EQ(st.queued, 0u);
+    CHECK_EQ(st.repositories, 0u);
+    CHECK_EQ(st.done_total, 2u);
+    hq_queue_close(q);
+}
+
 HQ_TEST(schema_from_the_future_is_refused_and_left_alone)
 {
     const char *name = pgtest_case_name("");
