@@ -270,13 +270,21 @@ int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n)
         if (got)
             PQclear(PQgetResult(c)); /* the NULL that ends this statement's results */
     }
+    /* The statements after the last COMMIT (the flush of a transaction
+     * whose locks went before it) commit at the Sync, after their results
+     * were sent: only its answer says they did. A connection lost before
+     * it (the server crashed in between) is a failure, whatever the
+     * statements answered. */
     PGresult *sync;
+    bool synced = false;
     while ((sync = PQgetResult(c)) != NULL) {
-        bool end = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
         PQclear(sync);
-        if (end)
+        if (synced)
             break;
     }
+    if (!synced && rc == 0)
+        rc = HQ_ESTORAGE;
     if (PQexitPipelineMode(c) != 1 && rc == 0)
         rc = HQ_ESTORAGE;
     if (rc != 0)
