@@ -103,20 +103,20 @@ static int conn_setup(pg_queue *q, PGconn *c)
 /* Connects k (locked) unless it is connected; HQ_ESTORAGE, with the
  * backoff moved on, when the server does not answer or the backoff has not
  * run out. */
-/* Whether the server closed this idle connection (a restart, an
- * administrator's pg_terminate_backend): its farewell and the end of the
- * stream are then waiting on the socket, which PQconsumeInput reads. Without
- * this a dropped connection looks fine until a statement fails on it, and a
- * failed statement that was a whole transaction (pg_call) may or may not
- * have committed. One poll of the socket, no round trip. */
+/* Whether this idle connection is to be replaced: the server closed it (a
+ * restart, an administrator's pg_terminate_backend), and its farewell and
+ * the end of the stream wait on the socket. Without this a dropped
+ * connection looks fine until a statement fails on it, and a failed
+ * statement that was a whole transaction (pg_call, pg_tx_whole) may or may
+ * not have committed. A pooled connection between two calls is sent
+ * nothing else that matters (it never LISTENs), so anything to read counts:
+ * at worst a server notice costs one reconnect. One poll, no round trip. */
 static bool conn_dropped(PGconn *c)
 {
     struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
     if (pfd.fd < 0)
         return true;
-    if (poll(&pfd, 1, 0) <= 0)
-        return false;
-    return PQconsumeInput(c) != 1 || PQstatus(c) != CONNECTION_OK;
+    return poll(&pfd, 1, 0) != 0;
 }
 
 static int conn_ensure(pg_queue *q, struct pg_conn *k)
@@ -202,6 +202,26 @@ static void count_commit(pg_queue *q, uint64_t nops, int rc, int64_t t0)
         q->cstats.failures++;
     q->cstats.commit_seconds_sum += (double)(hq_mono_ms() - t0) / 1000.0;
     pthread_mutex_unlock(&q->smu);
+}
+
+int pg_tx_whole(pg_queue *q, uint64_t nops, pg_txfn fn, void *arg)
+{
+    struct pg_conn *k;
+    if (q->opts.read_only)
+        return -EROFS;
+    int64_t t0 = hq_mono_ms();
+    int rc = conn_get(q, &k);
+    if (rc == 0) {
+        if (q->commit_hook != NULL)
+            rc = q->commit_hook(q->commit_hook_arg);
+        if (rc == 0)
+            rc = fn(q, k->c, arg);
+        if (rc != 0 && PQstatus(k->c) == CONNECTION_OK && PQtransactionStatus(k->c) != PQTRANS_IDLE)
+            (void)pg_run(k->c, "ROLLBACK", NULL);
+        conn_put(q, k);
+    }
+    count_commit(q, nops, rc, t0);
+    return rc;
 }
 
 int pg_call(pg_queue *q, const char *sql, const struct pg_params *p, PGresult **res)
