@@ -204,26 +204,6 @@ static void count_commit(pg_queue *q, uint64_t nops, int rc, int64_t t0)
     pthread_mutex_unlock(&q->smu);
 }
 
-int pg_tx_whole(pg_queue *q, uint64_t nops, pg_txfn fn, void *arg)
-{
-    struct pg_conn *k;
-    if (q->opts.read_only)
-        return -EROFS;
-    int64_t t0 = hq_mono_ms();
-    int rc = conn_get(q, &k);
-    if (rc == 0) {
-        if (q->commit_hook != NULL)
-            rc = q->commit_hook(q->commit_hook_arg);
-        if (rc == 0)
-            rc = fn(q, k->c, arg);
-        if (rc != 0 && PQstatus(k->c) == CONNECTION_OK && PQtransactionStatus(k->c) != PQTRANS_IDLE)
-            (void)pg_run(k->c, "ROLLBACK", NULL);
-        conn_put(q, k);
-    }
-    count_commit(q, nops, rc, t0);
-    return rc;
-}
-
 int pg_call(pg_queue *q, const char *sql, const struct pg_params *p, PGresult **res)
 {
     struct pg_conn *k;

@@ -2,41 +2,23 @@
  * queue_pg_enqueue: the receiver's write on the PostgreSQL queue, group-
  * committed. Concurrent hq_queue_enqueue calls of one process queue up; the
  * first becomes the leader, takes up to HQ_PG_BATCH_MAX waiting calls and
- * runs them as one transaction in one pipeline, one round trip:
- *   BEGIN; SET LOCAL synchronous_commit TO off;
- *   the batch's repository rows created if missing and locked in repo_id
- *     order;
- *   each item as one statement (ENQUEUE_SQL: the dedup insert allocates the
- *     id, the event insert uses it at its repository's locked next position
- *     plus the item's place among the batch's items of that repository);
- *   hq_enqueue_done (schema/pg/002_calls.sql): each repository row written
- *     once, the counters, one NOTIFY;
- *   a bounded dedup prune; COMMIT;
- *   SELECT pg_logical_emit_message(true, 'hookq', 'flush').
- * (A batch of more than PIPELINE_MAX items takes a pipeline per
- * PIPELINE_MAX.) The server runs it through without waiting for the
- * client, so the repository rows stay locked for the statements only; they
- * were held across the client's turn between the second and third round
- * trips before (design §7.2 has the figures).
- *
- * Locks released before the flush: the COMMIT, with synchronous_commit off
- * for this transaction, returns once its commit record is in the WAL
- * buffers, so the rows' locks go then and the next batch of the same
- * repository runs during this one's fsync. The statement after it, a
- * transaction of its own, commits as the session says (synchronous_commit
- * on: flushed, and on a synchronous standby); its commit record comes after
- * the batch's, so its flush covers the batch, and the pipeline's answer
- * arrives only then. It must write WAL: a transaction with an id but no WAL
- * record commits without a flush (PostgreSQL's RecordTransactionCommit), so
- * pg_current_xact_id() would not do (it lost acknowledged deliveries in
- * test_acknowledged_enqueues_survive_server_crashes); a transactional
- * logical message is the smallest record there is, and logical decoding
- * consumers ignore a prefix they do not know. The batch is visible before it
- * is durable, as on LMDB: whatever another transaction does with it is
- * durable only after its own commit, whose flush covers this one.
- *
- * Every call is answered once that flush returned; a failed transaction
- * fails every call of its batch and none of their items is stored.
+ * runs them as one transaction of three round trips:
+ *   BEGIN;
+ *   one pipeline: the batch's repository rows created if missing and locked
+ *     in repo_id order, their next positions and counts read, and each item
+ *     as one statement (ENQUEUE_SQL: the dedup insert allocates the id, the
+ *     event insert uses it at its repository's locked next position plus
+ *     the item's place among the batch's items of that repository);
+ *   one pipeline (pg_commit): each repository row written once
+ *     (repos_done), a bounded dedup prune, the counters, one NOTIFY, COMMIT,
+ *     and a one-record transaction committed synchronously behind it.
+ * The COMMIT itself does not wait for the flush (pg_release_before_flush):
+ * the repository rows' locks go as soon as the commit record is written, so
+ * the next batch of the same repository runs during this one's fsync, and
+ * the flush that follows answers for both. Every call is answered once that
+ * flush returned; a failed commit fails every call of its batch and none of
+ * their items is stored. (One repository: 4,001 -> 4,473
+ * deliveries/s, medians of four alternating runs; design §7.2.)
  */
 #include "queue_pg_int.h"
 #include "clock.h"
@@ -63,11 +45,12 @@
     "SELECT (SELECT id FROM e), (SELECT event_id FROM hq_dedup WHERE hook_id = $1 AND "            \
     "delivery = $2)"
 
-/* The repositories of a batch, sorted by id, and how many places the
- * batch gives out in each. */
+/* The repositories of a batch, sorted by id: where their FIFO positions
+ * start, how many the batch took, how many events it stored. */
 struct brepo {
     uint64_t id;
-    int64_t taken;
+    int64_t next_pos, count;
+    int64_t taken, stored;
 };
 
 static int cmp_brepo(const void *a, const void *b)
@@ -82,9 +65,8 @@ static struct brepo *brepo_find(struct brepo *r, size_t n, uint64_t id)
     return bsearch(&key, r, n, sizeof(*r), cmp_brepo);
 }
 
-/* "{1,2,3}" of the repositories' ids (taken: of their places); NULL
- * without memory. */
-static char *brepo_array(const struct brepo *r, size_t n, bool taken)
+/* "{1,2,3}" of the repositories' ids; NULL without memory. */
+static char *brepo_array(const struct brepo *r, size_t n)
 {
     char *arr = malloc(n * 21 + 3);
     if (arr == NULL)
@@ -92,11 +74,65 @@ static char *brepo_array(const struct brepo *r, size_t n, bool taken)
     size_t len = 0;
     arr[len++] = '{';
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(arr + len, 22, "%s%lld", i > 0 ? "," : "",
-                                taken ? (long long)r[i].taken : (long long)r[i].id);
+        len += (size_t)snprintf(arr + len, 22, "%s%llu", i > 0 ? "," : "",
+                                (unsigned long long)r[i].id);
     arr[len++] = '}';
     arr[len] = '\0';
     return arr;
+}
+
+/* Takes the locked repositories' next positions and counts from res. */
+static void repos_read(const PGresult *res, struct brepo *r, size_t n)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct brepo *b = brepo_find(r, n, (uint64_t)pg_i64(res, i, 0));
+        if (b != NULL) {
+            b->next_pos = pg_i64(res, i, 1);
+            b->count = pg_i64(res, i, 2);
+        }
+    }
+}
+
+/* Moves each repository's position counter past what the batch took and
+ * adds what it stored; a repository that had no events joins the ready
+ * line now. *firsts: how many of those there were. */
+static int repos_done(PGconn *c, const struct brepo *r, size_t n, int64_t now, int64_t *firsts)
+{
+    size_t cap = n * 21 + 3;
+    char *ids = malloc(cap), *taken = malloc(cap), *stored = malloc(cap);
+    int rc = -ENOMEM;
+    if (ids == NULL || taken == NULL || stored == NULL)
+        goto out;
+    size_t a = 0, b = 0, d = 0;
+    ids[a++] = taken[b++] = stored[d++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i > 0 ? "," : "";
+        a += (size_t)snprintf(ids + a, 22, "%s%llu", sep, (unsigned long long)r[i].id);
+        b += (size_t)snprintf(taken + b, 22, "%s%lld", sep, (long long)r[i].taken);
+        d += (size_t)snprintf(stored + d, 22, "%s%lld", sep, (long long)r[i].stored);
+        if (r[i].count == 0 && r[i].stored > 0)
+            (*firsts)++; /* the repository had no events before */
+    }
+    ids[a++] = taken[b++] = stored[d++] = '}';
+    ids[a] = taken[b] = stored[d] = '\0';
+    struct pg_params p;
+    pp_init(&p);
+    pp_str(&p, ids);
+    pp_str(&p, taken);
+    pp_str(&p, stored);
+    pp_i64(&p, now);
+    rc = pg_defer(
+        c,
+        "UPDATE hq_repo r SET next_pos = r.next_pos + u.taken, count = r.count + u.stored, "
+        "ready_at = CASE WHEN r.count = 0 AND u.stored > 0 THEN $4::bigint ELSE r.ready_at "
+        "END FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(repo_id, taken, "
+        "stored) WHERE r.repo_id = u.repo_id",
+        &p);
+out:
+    free(ids);
+    free(taken);
+    free(stored);
+    return rc;
 }
 
 #define PIPELINE_MAX 256 /* items sent before their results are read */
@@ -141,13 +177,13 @@ static void item_result(const PGresult *res, struct hq_enqueue *it)
     it->id = (uint64_t)pg_i64(res, 0, 1);
 }
 
-/* Runs the lead statements (nlead), items [0, n) of list at their places
- * off[], and the tail statements (ntail) in one pipeline: one round trip. */
-static int send_items(PGconn *c, const struct pg_pstmt *lead, size_t nlead,
-                      const struct pg_pstmt *tail, size_t ntail, struct hq_enqueue **list,
+/* Runs the lead statements (nlead, their results kept in lead[].res) and
+ * items [0, n) of list, at their places off[], in one pipeline: one round
+ * trip. */
+static int send_items(PGconn *c, struct pg_pstmt *lead, size_t nlead, struct hq_enqueue **list,
                       const int64_t *off, size_t n, int64_t now)
 {
-    struct pg_pstmt *s = calloc(nlead + n + ntail, sizeof(*s));
+    struct pg_pstmt *s = calloc(nlead + n, sizeof(*s));
     struct pg_params *p = malloc((n ? n : 1) * sizeof(*p));
     char **history = calloc(n ? n : 1, sizeof(*history));
     int rc = -ENOMEM;
@@ -162,10 +198,10 @@ static int send_items(PGconn *c, const struct pg_pstmt *lead, size_t nlead,
         s[nlead + i].p = &p[i];
         s[nlead + i].want = true;
     }
-    if (ntail > 0)
-        memcpy(s + nlead + n, tail, ntail * sizeof(*s));
-    if ((rc = pg_pipeline(c, s, nlead + n + ntail)) != 0)
+    if ((rc = pg_pipeline(c, s, nlead + n)) != 0)
         goto out;
+    for (size_t i = 0; i < nlead; i++)
+        lead[i].res = s[i].res;
     for (size_t i = 0; i < n; i++) {
         PGresult *res = s[nlead + i].res;
         if (PQntuples(res) == 1)
@@ -252,11 +288,12 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
     struct pg_gop *ops = arg;
     int64_t now = hq_now_ms();
     size_t n = 0, k = 0, nr = 0;
+    int64_t accepted = 0, dups = 0, firsts = 0;
     for (struct pg_gop *o = ops; o != NULL; o = o->next)
         n += o->n;
     struct hq_enqueue **list = malloc((n ? n : 1) * sizeof(*list));
     int64_t *off = malloc((n ? n : 1) * sizeof(*off));
-    char *ids = NULL, *taken = NULL;
+    char *arr = NULL;
     struct brepo *repos = calloc(n ? n : 1, sizeof(*repos));
     int rc = -ENOMEM;
     if (list == NULL || off == NULL || repos == NULL)
@@ -265,9 +302,6 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
         for (size_t i = 0; i < o->n; i++)
             if (o->items[i].result == 0)
                 list[k++] = &o->items[i];
-    rc = 0;
-    if (k == 0)
-        goto out; /* every item already failed: nothing to write */
     /* The batch's repositories, sorted and unique; each item's place among
      * its repository's items. */
     for (size_t i = 0; i < k; i++)
@@ -280,53 +314,62 @@ static int batch_fn(pg_queue *q, PGconn *c, void *arg)
         off[i] = brepo_find(repos, nr, list[i]->repo_id)->taken++; /* a duplicate leaves a gap */
     if ((rc = sort_by_pair(list, off, k)) != 0)
         goto out;
-    ids = brepo_array(repos, nr, false);
-    taken = brepo_array(repos, nr, true);
-    if (ids == NULL || taken == NULL) {
-        rc = -ENOMEM;
-        goto out;
+    if (k > 0) {
+        /* The repository rows created if missing and locked, then the
+         * items, in one pipeline. */
+        struct pg_params lp;
+        struct pg_pstmt lead[2];
+        pp_init(&lp);
+        pp_str(&lp, arr = brepo_array(repos, nr));
+        pg_lock_repos_stmts(&lp, lead);
+        rc = arr == NULL ? -ENOMEM : 0;
+        for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX) {
+            size_t m = k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX;
+            rc = send_items(c, lead, i == 0 ? 2 : 0, list + i, off + i, m, now);
+            if (rc == 0 && i == 0) {
+                repos_read(lead[1].res, repos, nr);
+                PQclear(lead[1].res);
+            }
+        }
     }
-    struct pg_params lp, dp, pp;
-    pp_init(&lp);
-    pp_str(&lp, ids);
-    struct pg_pstmt lead[4] = {{.sql = "BEGIN"}, {.sql = "SET LOCAL synchronous_commit TO off"}};
-    pg_lock_repos_stmts(&lp, lead + 2);
-    lead[3].want = false;
-    pp_init(&dp);
-    pp_str(&dp, ids);
-    pp_str(&dp, taken);
-    pp_i64(&dp, (int64_t)k);
-    pp_i64(&dp, now);
-    pp_str(&dp, HQ_PG_CHANNEL);
-    pp_init(&pp);
-    pp_i64(&pp, now - q->opts.dedup_window_ms);
-    pp_i64(&pp, HQ_PG_DEDUP_PRUNE);
-    const struct pg_pstmt tail[4] = {
-        {.sql = "SELECT hq_enqueue_done($1::bigint[], $2::bigint[], $3, $4, $5)", .p = &dp},
-        {.sql = "DELETE FROM hq_dedup WHERE (hook_id, delivery) IN (SELECT hook_id, delivery "
-                "FROM hq_dedup WHERE at_ms < $1 ORDER BY at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
-         .p = &pp},
-        {.sql = "COMMIT"},
-        {.sql = "SELECT pg_logical_emit_message(true, 'hookq', 'flush')"},
-    };
-    for (size_t i = 0; i < k && rc == 0; i += PIPELINE_MAX) {
-        size_t m = k - i < PIPELINE_MAX ? k - i : PIPELINE_MAX;
-        bool first = i == 0, last = i + m == k;
-        rc = send_items(c, lead, first ? 4 : 0, tail, last ? 4 : 0, list + i, off + i, m, now);
-    }
-    /* After the commit: a duplicate whose first event another transaction
-     * committed meanwhile learns that event's id (read on its own). The
-     * batch is stored by now, so a failed read leaves that id 0 and fails
-     * nothing. */
     if (rc == 0)
-        (void)lookup_late_duplicates(c, list, k);
+        rc = lookup_late_duplicates(c, list, k);
+    for (size_t i = 0; i < k; i++) {
+        if (list[i]->result == HQ_EDUPLICATE) {
+            dups++;
+        } else if (list[i]->id != 0) {
+            accepted++;
+            brepo_find(repos, nr, list[i]->repo_id)->stored++;
+        }
+    }
+    if (rc == 0 && nr > 0)
+        rc = repos_done(c, repos, nr, now, &firsts);
 out:
     free(list);
     free(off);
-    free(ids);
-    free(taken);
+    free(arr);
     free(repos);
-    return rc;
+    if (rc != 0)
+        return rc;
+    if (accepted > 0 && ((rc = pg_counter_add(c, "enqueued_total", accepted)) != 0 ||
+                         (rc = pg_counter_add(c, "queued", accepted)) != 0))
+        return rc;
+    if (firsts > 0 && (rc = pg_counter_add(c, "repositories", firsts)) != 0)
+        return rc;
+    if (dups > 0 && (rc = pg_counter_add(c, "duplicates_total", dups)) != 0)
+        return rc;
+    struct pg_params p;
+    pp_init(&p);
+    pp_i64(&p, now - q->opts.dedup_window_ms);
+    pp_i64(&p, HQ_PG_DEDUP_PRUNE);
+    if ((rc = pg_defer(c,
+                       "DELETE FROM hq_dedup WHERE (hook_id, delivery) IN (SELECT hook_id, "
+                       "delivery FROM hq_dedup WHERE at_ms < $1 ORDER BY at_ms LIMIT $2 FOR UPDATE "
+                       "SKIP LOCKED)",
+                       &p)) != 0)
+        return rc;
+    pg_release_before_flush();
+    return accepted > 0 ? pg_notify_ready(c) : 0;
 }
 
 /* Resets the results a failed transaction may have set. */
@@ -363,7 +406,7 @@ int pgq_enqueue(void *h, struct hq_enqueue *items, size_t n)
             q->gtail = &q->gpending;
         last->next = NULL;
         pthread_mutex_unlock(&q->gmu);
-        int rc = pg_tx_whole(q, nops, batch_fn, batch);
+        int rc = pg_tx_ops(q, true, false, nops, batch_fn, batch);
         if (rc != 0)
             batch_undo(batch);
         else

@@ -111,11 +111,6 @@ int pg_tx(pg_queue *q, bool write, bool snapshot, pg_txfn fn, void *arg);
 /* pg_tx of a transaction carrying nops operations (the group commit);
  * -EROFS for a write on a read_only queue. */
 int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn, void *arg);
-/* A write transaction of nops operations that fn runs whole, BEGIN to
- * COMMIT, in as few pipelines as it likes (the receiver's batch: one);
- * the commit hook runs before fn; on failure an open transaction is rolled
- * back. */
-int pg_tx_whole(pg_queue *q, uint64_t nops, pg_txfn fn, void *arg);
 /* Bumps the wake sequence of this process and wakes its waiters. */
 void pg_wake_local(pg_queue *q);
 /* A libpq connection failure text -> hq code (-EACCES, -ENOENT, HQ_ESTORAGE). */
@@ -160,7 +155,7 @@ int pg_run(PGconn *c, const char *sql, const struct pg_params *p);
 /* Runs sql, one statement, as a write transaction of its own (no BEGIN:
  * it commits before its answer, as the session's synchronous_commit says):
  * the worker's hot writes are calls of the schema's functions
- * (schema/pg/002_calls.sql), one round trip each. *res as pg_exec's.
+ * (schema/pg/002_worker_calls.sql), one round trip each. *res as pg_exec's.
  * The commit hook runs first; a failure means the statement may or may not
  * have committed, as a failed COMMIT would. */
 int pg_call(pg_queue *q, const char *sql, const struct pg_params *p, PGresult **res);
@@ -210,6 +205,15 @@ int pg_pipeline(PGconn *c, struct pg_pstmt *s, size_t n);
  * pg_commit sends them and COMMIT in one pipeline; on failure the
  * transaction is rolled back. pg_tx_reset drops them (a new transaction, a
  * rollback).
+ *   pg_release_before_flush  this transaction's locks are released when
+ *                    its COMMIT record is written, before the WAL flush
+ *                    (synchronous_commit off for it), and pg_commit returns
+ *                    only after a later synchronous commit of the same
+ *                    pipeline flushed past it: as durable when it returns,
+ *                    but the rows it locked wait for no fsync. Its writes
+ *                    are visible before they are durable; anything another
+ *                    transaction does with them is durable only after its
+ *                    own commit, whose flush covers this one.
  */
 #define PG_NCOUNTERS 7
 /* The shard of hq_counter a session's transactions write to: its server
@@ -221,6 +225,7 @@ int pg_notify_ready(PGconn *c);
 int pg_defer(PGconn *c, const char *sql, const struct pg_params *p);
 int pg_commit(PGconn *c, bool write);
 void pg_tx_reset(void);
+void pg_release_before_flush(void);
 /* Adds ev (with its id, its state as given, payload) at the tail of its
  * repository's FIFO, taking the repository's row lock; joins the ready line
  * at max(now, not_before) when the repository was empty. */

@@ -317,6 +317,7 @@ struct pg_deferred {
 static _Thread_local int64_t counter_delta[PG_NCOUNTERS];
 static _Thread_local struct pg_deferred *deferred, *deferred_last;
 static _Thread_local bool notify;
+static _Thread_local bool early_release;
 
 void pg_tx_reset(void)
 {
@@ -328,6 +329,12 @@ void pg_tx_reset(void)
     }
     deferred_last = NULL;
     notify = false;
+    early_release = false;
+}
+
+void pg_release_before_flush(void)
+{
+    early_release = true;
 }
 
 int pg_counter_shard(PGconn *c)
@@ -388,13 +395,26 @@ int pg_commit(PGconn *c, bool write)
     size_t n = 0, len = 0;
     for (struct pg_deferred *d = deferred; d != NULL; d = d->next)
         n++;
-    struct pg_pstmt *s = calloc(n + 3, sizeof(*s));
+    struct pg_pstmt *s = calloc(n + 5, sizeof(*s));
     if (s == NULL) {
         pg_tx_reset();
         (void)pg_run(c, "ROLLBACK", NULL);
         return -ENOMEM;
     }
     n = 0;
+    /* Locks released before the flush (pg_release_before_flush): COMMIT
+     * returns once its record is in the WAL, and the statement after it, a
+     * transaction of its own, commits as the session says (synchronous_commit
+     * on: flushed, and on a synchronous standby); its commit record comes
+     * after this one, so its flush covers this commit, and the pipeline's
+     * answer arrives only then. That transaction must write WAL: one with an
+     * id but no WAL record of its own commits without a flush (PostgreSQL's
+     * RecordTransactionCommit), so pg_current_xact_id() would not do; a
+     * transactional logical message is the smallest record there is, and
+     * logical decoding consumers ignore a prefix they do not know. */
+    bool early = early_release && write;
+    if (early)
+        s[n++].sql = "SET LOCAL synchronous_commit TO off";
     for (struct pg_deferred *d = deferred; d != NULL; d = d->next) {
         s[n].sql = d->sql;
         s[n++].p = &d->p;
@@ -422,6 +442,8 @@ int pg_commit(PGconn *c, bool write)
     if (notify && write)
         s[n++].sql = "SELECT pg_notify('" HQ_PG_CHANNEL "', '')";
     s[n++].sql = "COMMIT";
+    if (early)
+        s[n++].sql = "SELECT pg_logical_emit_message(true, 'hookq', 'flush')";
     int rc = pg_pipeline(c, s, n);
     free(s);
     pg_tx_reset();

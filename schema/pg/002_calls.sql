@@ -1,12 +1,11 @@
--- hookq's PostgreSQL queue, schema version 2: the hot writes' steps as
--- functions, so that the worker's writes are one statement (one round
--- trip) each, in a transaction of its own, and the receiver's batch one
--- pipeline (schema/design.md §7.2). Each does what the C side
--- (common/queue_pg_ops.c, queue_pg_enqueue.c) did statement by statement
--- before, in the same order and under the same locks: the repositories'
--- rows first (FOR UPDATE), then their events, then the counters in name
--- order. They run with the caller's rights (SECURITY INVOKER, the
--- default), so a role needs the same grants on the tables as before.
+-- hookq's PostgreSQL queue, schema version 2: the worker's hot writes as
+-- functions, so that each is one statement, and so one round trip, in a
+-- transaction of its own (schema/design.md §7.3). Each does what the C
+-- path of common/queue_pg_ops.c did statement by statement before, in the
+-- same order and under the same locks: the repository's row first (FOR
+-- UPDATE), then its events, then the counters in name order. They run with
+-- the caller's rights (SECURITY INVOKER, the default), so a role needs the
+-- same grants on the tables as before.
 --
 -- Why: a completion was seven round trips (BEGIN, the row lock, the head,
 -- the delete, the next head, the requeue, the counters with COMMIT), a
@@ -15,9 +14,7 @@
 -- statement than for the statements. As calls: the pipeline of
 -- tests/bench/bench_pipeline2.py (2 workers x 8 threads, 2,000 events)
 -- went from 502 to 614 events/s (medians of four alternating runs; LMDB
--- 651 in the same runs). An enqueue batch was three round trips, and its
--- repositories' rows stayed locked across the client's turn between the
--- second and the third.
+-- 651 in the same runs).
 --
 -- An impossible state (a repository counted with no head) raises
 -- data_corrupted (XX001), which the C side reports as HQ_ECORRUPT.
@@ -188,50 +185,5 @@ BEGIN
         VALUES ('done_total', v_shard, 1), ('queued', v_shard, -1), ('repositories', v_shard, -1)
         ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value;
     RETURN 0;
-END
-$$;
-
--- The end of an enqueue batch of p_items items, under its repositories'
--- locks (queue_pg_enqueue.c): each of p_repos moves its position counter
--- past the p_taken places the batch gave out there and counts the events
--- stored at them (a duplicate leaves its place empty; the count is a probe
--- of hq_event's (repo_id, pos) index over those places); one that had no
--- events joins the ready line at p_now. Then the counters (p_items are
--- stored or duplicates), in name order in the session's shard, and NOTIFY
--- when anything was stored. Returns how many were stored.
-CREATE FUNCTION hq_enqueue_done(p_repos bigint[], p_taken bigint[], p_items bigint,
-                                p_now bigint, p_channel text)
-RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_stored bigint;
-    v_firsts bigint;
-    v_shard integer := pg_backend_pid() % 16;
-BEGIN
-    WITH s AS (
-        SELECT r.repo_id, u.taken, r.count AS before,
-               (SELECT count(*) FROM hq_event e
-                WHERE e.repo_id = r.repo_id AND e.pos >= r.next_pos
-                  AND e.pos < r.next_pos + u.taken) AS stored
-        FROM unnest(p_repos, p_taken) AS u(repo_id, taken)
-             JOIN hq_repo r ON r.repo_id = u.repo_id),
-    w AS (
-        UPDATE hq_repo r SET next_pos = r.next_pos + s.taken, count = r.count + s.stored,
-                             ready_at = CASE WHEN s.before = 0 AND s.stored > 0 THEN p_now
-                                             ELSE r.ready_at END
-        FROM s WHERE r.repo_id = s.repo_id
-        RETURNING s.stored, s.before)
-    SELECT coalesce(sum(w.stored), 0), count(*) FILTER (WHERE w.before = 0 AND w.stored > 0)
-        INTO v_stored, v_firsts FROM w;
-    INSERT INTO hq_counter (name, shard, value)
-        SELECT c.name, v_shard, c.value
-        FROM (VALUES ('duplicates_total', p_items - v_stored), ('enqueued_total', v_stored),
-                     ('queued', v_stored), ('repositories', v_firsts)) AS c(name, value)
-        WHERE c.value <> 0 ORDER BY c.name
-        ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value;
-    IF v_stored > 0 THEN
-        PERFORM pg_notify(p_channel, '');
-    END IF;
-    RETURN v_stored;
 END
 $$;
