@@ -16,7 +16,8 @@
 #   lease      lease + complete per event, durable, with 10, 1,000 and
 #              100,000 ready repositories (bench_lease, 1 thread and 8)
 # PARTS="receiver lease" runs only those sections; ROUNDS=N (default 3)
-# alternates the receiver runs N times and prints the medians. And a soak:
+# alternates the receiver runs and the pipeline runs N times and prints
+# the medians. And a soak:
 # 100,000 events through the PostgreSQL queue (enqueue, lease, complete),
 # the tables' sizes printed every 20,000, which must stay bounded.
 #
@@ -29,7 +30,7 @@ BUILD=$(realpath "${1:?usage: bench_backends.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
 SOAK=${SOAK:-100000} # events through the soak
 PARTS=${PARTS:-receiver pipeline lease soak} # the sections to run
-ROUNDS=${ROUNDS:-3} # receiver runs per backend, alternating
+ROUNDS=${ROUNDS:-3} # receiver and pipeline runs per backend, alternating
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -128,15 +129,18 @@ fi
 # -------------------------------------------------------------- pipeline --
 if want pipeline; then
 echo
-declare -A EPS
-for be in lmdb postgresql; do
-    db=$(new_db $be)
-    out=$(python3 "$HERE/bench_pipeline2.py" "$BUILD" "$db" 200 10 2 8)
-    EPS[$be]=$(sed -n 's/^events_per_s=//p' <<<"$out")
-    printf "pipeline %-12s %8s events/s (2 workers x 8 threads)\n" "$be" "${EPS[$be]}"
+# ROUNDS alternating runs per backend, as for the receiver; the medians.
+for round in $(seq 1 "$ROUNDS"); do
+    for be in lmdb postgresql; do
+        db=$(new_db $be)
+        out=$(python3 "$HERE/bench_pipeline2.py" "$BUILD" "$db" 200 10 2 8)
+        eps=$(sed -n 's/^events_per_s=//p' <<<"$out")
+        echo "$eps" >>"$WORK/eps-$be"
+        printf "pipeline %-12s %8s events/s (2 workers x 8 threads)\n" "$be" "$eps"
+    done
 done
-awk -v p="${EPS[postgresql]}" -v l="${EPS[lmdb]}" \
-    'BEGIN { printf "postgresql/lmdb: %.0f%% (target >= 70%%)\n", 100 * p / l }'
+awk -v p="$(median <"$WORK/eps-postgresql")" -v l="$(median <"$WORK/eps-lmdb")" -v r="$ROUNDS" \
+    'BEGIN { printf "medians of %d rounds: lmdb %.0f, postgresql %.0f: postgresql/lmdb %.0f%% (target >= 70%%)\n", r, l, p, 100 * p / l }'
 
 fi
 
