@@ -1,7 +1,8 @@
 /*
  * test_queue_pg: what only the PostgreSQL backend has, on the tests' private
- * cluster (pgtest.h; the ctest fixture "pg"): the schema's version check and
- * its creation by two processes at once, the open's refusals (malformed
+ * cluster (pgtest.h; the ctest fixture "pg"): the schema's version check,
+ * its upgrade from version 1 and its creation by two processes at once, a
+ * repository counted with no event, the open's refusals (malformed
  * URI, wrong password, no permission) that write nothing, the reconnect
  * after the server restarts, one lease per repository across processes, and
  * a failure among the statements held back to COMMIT, and enqueues of the
@@ -128,6 +129,26 @@ HQ_TEST(version_1_queue_is_upgraded_by_the_next_open)
     CHECK_EQ(st.queued, 0u);
     CHECK_EQ(st.repositories, 0u);
     CHECK_EQ(st.done_total, 2u);
+    hq_queue_close(q);
+}
+
+/* A repository counted with no event (rows deleted behind hookq's back):
+ * the lease says HQ_ECORRUPT (the schema function's data_corrupted) and
+ * changes nothing. */
+HQ_TEST(ready_repository_without_events_is_corrupt_and_left_alone)
+{
+    const char *name = pgtest_case_name("");
+    hq_queue *q = open_db(pgtest_database(name));
+    CHECK_EQ(enq(q, 7, "a"), 0);
+    CHECK_EQ(pgtest_exec(name, "DELETE FROM hq_event"), 0);
+    struct hq_lease l;
+    struct hq_event *ev = NULL;
+    int64_t next;
+    CHECK_EQ(hq_queue_lease(q, "w", 60000, &l, &ev, &next), HQ_ECORRUPT);
+    CHECK(ev == NULL);
+    CHECK_EQ(scalar(name, "SELECT count(*) FROM hq_repo WHERE lease_token IS NULL AND "
+                          "ready_at IS NOT NULL AND count = 1"),
+             1);
     hq_queue_close(q);
 }
 
