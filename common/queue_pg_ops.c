@@ -429,6 +429,16 @@ int pgq_renew(void *h, struct hq_lease *lease, int64_t lease_ms)
     return rc;
 }
 
+/* A schema function's fence, parameters $1 to $3 of a new list: the
+ * lease's repository, its token and its head event. */
+static void pp_lease(struct pg_params *p, const struct hq_lease *lease)
+{
+    pp_init(p);
+    pp_i64(p, (int64_t)lease->repo_id);
+    pp_i64(p, (int64_t)lease->token);
+    pp_i64(p, (int64_t)lease->event_id);
+}
+
 /* Records a step, or (check_run_id nonzero) a check run, of the leased
  * head: one call of hq_step (schema/pg/002). */
 static int step_call(pg_queue *q, const struct hq_lease *lease, enum hq_step step,
@@ -436,10 +446,7 @@ static int step_call(pg_queue *q, const struct hq_lease *lease, enum hq_step ste
 {
     struct pg_params p;
     PGresult *res;
-    pp_init(&p);
-    pp_i64(&p, (int64_t)lease->repo_id);
-    pp_i64(&p, (int64_t)lease->token);
-    pp_i64(&p, (int64_t)lease->event_id);
+    pp_lease(&p, lease);
     pp_i64(&p, step);
     pp_str(&p, step == HQ_STEP_CHECKED ? "t" : "f");
     pp_i64(&p, state);
@@ -518,10 +525,7 @@ int pgq_complete(void *h, const struct hq_lease *lease)
     pg_queue *q = h;
     struct pg_params p;
     PGresult *res;
-    pp_init(&p);
-    pp_i64(&p, (int64_t)lease->repo_id);
-    pp_i64(&p, (int64_t)lease->token);
-    pp_i64(&p, (int64_t)lease->event_id);
+    pp_lease(&p, lease);
     pp_i64(&p, hq_now_ms());
     pp_str(&p, HQ_PG_CHANNEL);
     int rc = pg_call(q, "SELECT hq_complete($1, $2, $3, $4, $5)", &p, &res);
