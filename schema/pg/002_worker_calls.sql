@@ -1,6 +1,6 @@
 -- hookq's PostgreSQL queue, schema version 2: the worker's hot writes as
 -- functions, so that each is one statement, and so one round trip, in a
--- transaction of its own (schema/design.md §7.3). Each does what the C
+-- transaction of its own (schema/design.md §7.2). Each does what the C
 -- path of common/queue_pg_ops.c did statement by statement before, in the
 -- same order and under the same locks: the repository's row first (FOR
 -- UPDATE), then its events, then the counters in name order. They run with
