@@ -98,19 +98,14 @@ static int conn_setup(pg_queue *q, PGconn *c)
     return 0;
 }
 
-/* Takes a pool connection, connected (or HQ_ESTORAGE after the backoff
- * rules above); *pc is locked on success. */
-/* Connects k (locked) unless it is connected; HQ_ESTORAGE, with the
- * backoff moved on, when the server does not answer or the backoff has not
- * run out. */
 /* Whether this idle connection is to be replaced: the server closed it (a
  * restart, an administrator's pg_terminate_backend), and its farewell and
  * the end of the stream wait on the socket. Without this a dropped
  * connection looks fine until a statement fails on it, and a failed
- * statement that was a whole transaction (pg_call, pg_tx_whole) may or may
- * not have committed. A pooled connection between two calls is sent
- * nothing else that matters (it never LISTENs), so anything to read counts:
- * at worst a server notice costs one reconnect. One poll, no round trip. */
+ * statement that was a whole transaction (pg_call) may or may not have
+ * committed. A pooled connection between two calls is sent nothing else
+ * that matters (it never LISTENs), so anything to read counts: at worst a
+ * server notice costs one reconnect. One poll, no round trip. */
 static bool conn_dropped(PGconn *c)
 {
     struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
@@ -119,6 +114,9 @@ static bool conn_dropped(PGconn *c)
     return poll(&pfd, 1, 0) != 0;
 }
 
+/* Connects k (locked) unless it is connected and not dropped; HQ_ESTORAGE,
+ * with the backoff moved on, when the server does not answer or the
+ * backoff has not run out. */
 static int conn_ensure(pg_queue *q, struct pg_conn *k)
 {
     if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK && !conn_dropped(k->c))
@@ -235,15 +233,9 @@ int pg_tx_ops(pg_queue *q, bool write, bool snapshot, uint64_t nops, pg_txfn fn,
     const char *begin = snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
                         : write  ? "BEGIN"
                                  : "BEGIN READ ONLY";
-    if ((rc = pg_run(k->c, begin, NULL)) != 0 && PQstatus(k->c) != CONNECTION_OK) {
-        /* A connection the server dropped (a restart) looks fine until it
-         * is used: nothing ran on it yet, so one fresh connection may try. */
-        PQfinish(k->c);
-        k->c = NULL;
-        if ((rc = conn_ensure(q, k)) == 0)
-            rc = pg_run(k->c, begin, NULL);
-    }
-    if (rc != 0)
+    /* (A connection the server dropped while idle was replaced by
+     * conn_get: see conn_dropped.) */
+    if ((rc = pg_run(k->c, begin, NULL)) != 0)
         goto put;
     pg_tx_reset();
     rc = fn(q, k->c, arg);
