@@ -19,26 +19,6 @@
 -- An impossible state (a repository counted with no head) raises
 -- data_corrupted (XX001), which the C side reports as HQ_ECORRUPT.
 
--- The head event of a repository, its hq_head state merged; the select
--- list is PG_EV_COLS of queue_pg_int.h, with the payload when p_payload
--- (else NULL: it is not even read).
-CREATE FUNCTION hq_head_of(p_repo bigint, p_payload boolean)
-RETURNS TABLE (o_id bigint, o_repo_id bigint, o_hook_id bigint, o_installation_id bigint,
-               o_received_at bigint, o_not_before bigint, o_attempts integer, o_step integer,
-               o_check_state integer, o_check_run_id bigint, o_repo_name text,
-               o_delivery text, o_event text, o_action text, o_check_desc text,
-               o_history text, o_dead_at bigint, o_reason text, o_payload bytea)
-LANGUAGE sql STABLE AS $$
-    SELECT e.id, e.repo_id, e.hook_id, e.installation_id, e.received_at,
-           coalesce(h.not_before, e.not_before), coalesce(h.attempts, e.attempts),
-           coalesce(h.step, e.step), coalesce(h.check_state, e.check_state),
-           coalesce(h.check_run_id, e.check_run_id), e.repo_name, e.delivery, e.event,
-           e.action, coalesce(h.check_desc, e.check_desc), coalesce(h.history, e.history),
-           0::bigint, ''::text, CASE WHEN p_payload THEN e.payload END
-    FROM hq_event e LEFT JOIN hq_head h ON h.event_id = e.id
-    WHERE e.repo_id = p_repo ORDER BY e.pos LIMIT 1
-$$;
-
 -- Leases the repository ready longest to p_owner until p_expires.
 -- o_status 0: leased, the row is its head with the payload and o_token the
 -- lease's token; 1: nothing is ready, o_next_at is the earliest ready time
@@ -77,7 +57,17 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    RETURN QUERY SELECT h.*, 0, v_token, NULL::bigint FROM hq_head_of(v_repo, true) h;
+    -- The head with its state merged: PG_EV_COLS of queue_pg_int.h, the
+    -- payload, then the status columns.
+    RETURN QUERY
+        SELECT e.id, e.repo_id, e.hook_id, e.installation_id, e.received_at,
+               coalesce(h.not_before, e.not_before), coalesce(h.attempts, e.attempts),
+               coalesce(h.step, e.step), coalesce(h.check_state, e.check_state),
+               coalesce(h.check_run_id, e.check_run_id), e.repo_name, e.delivery, e.event,
+               e.action, coalesce(h.check_desc, e.check_desc), coalesce(h.history, e.history),
+               0::bigint, ''::text, e.payload, 0, v_token, NULL::bigint
+        FROM hq_event e LEFT JOIN hq_head h ON h.event_id = e.id
+        WHERE e.repo_id = v_repo ORDER BY e.pos LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'hookq: repository % is ready but has no event', v_repo
             USING ERRCODE = 'data_corrupted';
@@ -176,14 +166,13 @@ BEGIN
     END IF;
     IF v_count > 0 THEN
         PERFORM pg_notify(p_channel, '');
-        INSERT INTO hq_counter (name, shard, value)
-            VALUES ('done_total', v_shard, 1), ('queued', v_shard, -1)
-            ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value;
-        RETURN 1;
     END IF;
+    -- repositories only when this one left the queue
     INSERT INTO hq_counter (name, shard, value)
-        VALUES ('done_total', v_shard, 1), ('queued', v_shard, -1), ('repositories', v_shard, -1)
+        SELECT c.name, v_shard, c.value
+        FROM (VALUES ('done_total', 1), ('queued', -1), ('repositories', -1)) AS c(name, value)
+        WHERE c.name <> 'repositories' OR v_count = 0 ORDER BY c.name
         ON CONFLICT (name, shard) DO UPDATE SET value = hq_counter.value + excluded.value;
-    RETURN 0;
+    RETURN CASE WHEN v_count > 0 THEN 1 ELSE 0 END;
 END
 $$;

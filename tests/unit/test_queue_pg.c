@@ -104,7 +104,7 @@ HQ_TEST(version_1_queue_is_upgraded_by_the_next_open)
     CHECK_EQ(enq(q, 7, "a"), 0);
     CHECK_EQ(enq(q, 7, "b"), 0);
     hq_queue_close(q);
-    CHECK_EQ(pgtest_exec(name, "DROP FUNCTION hq_lease, hq_step, hq_complete, hq_head_of; "
+    CHECK_EQ(pgtest_exec(name, "DROP FUNCTION hq_lease, hq_step, hq_complete; "
                                "DELETE FROM hq_schema WHERE version > 1"),
              0);
     CHECK_EQ(scalar(name, "SELECT count(*) FROM pg_proc WHERE proname = 'hq_complete'"), 0);
