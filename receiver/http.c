@@ -12,6 +12,14 @@
  * once per request whatever happened to the connection, hands the state to
  * the route's done().
  *
+ * poll(), not epoll: libmicrohttpd 0.9.75 (Debian 12) has an open race
+ * between MHD_quiesce_daemon and a worker thread of an epoll daemon. Both
+ * remove the listen socket from the worker's epoll set; the loser gets
+ * ENOENT and MHD_PANIC aborts the receiver in the middle of its shutdown
+ * ("Failed to remove listen FD from epoll set", seen once in CI). With
+ * poll() the quiesce reaches each worker through its inter-thread channel
+ * instead, and each worker polls only its own connections.
+ *
  * Shared state: s->stopping and s->inflight are atomics; everything else in
  * struct http_server is written before the daemon starts and only read by the
  * daemon's threads.
@@ -152,7 +160,7 @@ int http_server_start(const struct http_server_opts *o, http_server **out)
     s->o = *o;
     atomic_init(&s->stopping, false);
     atomic_init(&s->inflight, 0);
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
