@@ -166,9 +166,9 @@ fi
 # ------------------------------------------------------------------ soak --
 want soak || exit 0
 # The soak: SOAK events through a PostgreSQL queue that stays 1,000
-# repositories long (bench_lease with BENCH_REFILL=1: complete + enqueue), the sizes of
-# its tables (heap, indexes and TOAST) sampled every 5 s, autovacuum as
-# the schema sets it.
+# repositories long (bench_lease with BENCH_REFILL=1: complete + enqueue),
+# the sizes of its tables (heap, indexes and TOAST) sampled every 5 s,
+# autovacuum as the schema sets it.
 echo
 db=$(new_db postgresql)
 BENCH_REFILL=1 "$LEASE" "$db" 1000 "$SOAK" 8 >"$WORK/soak.out" &

@@ -188,6 +188,9 @@ measure() {
     local r
     r=$(wrk_run "$1" "$2" "$3" "$4" "$5" "$DUR")
     local secs rps
+    # A run answered otherwise than 2xx (a full map's 503s) is no rate of
+    # acknowledgements: the summary names it.
+    [ "$(field "$r" non2xx)" = 0 ] || echo "$1 ($(field "$r" non2xx) non-2xx)" >>"$WORK/non2xx"
     secs=$(field "$r" seconds)
     rps=$(field "$r" req_s)
     LAST_RPS=$rps
@@ -296,7 +299,7 @@ if [ "$PREFILL" != 0 ]; then
     # empty queues (one run of each would compare two minutes of this
     # machine, whose rate moves by a third from one to the next): medians.
     # Its map has room for all the rounds: with 8 GiB, the third round at
-    # ~20k push/s filled it and was answered 503 (non2xx).
+    # ~20k push/s filled it and was answered 503.
     start_receiver "$WORK/db-full" 24GiB "$WORK/receiver-full.log"
     FPID=$RPID FPORT=$RPORT
     DEPTH=$(metric "$RPORT" hookq_queue_depth)
@@ -358,5 +361,8 @@ BEGIN {
 }'
 if [ "$PEERS" != 0 ]; then
     echo "octokit+fsync wrote and fsynced $OCTO_LINES deliveries (warm-ups, runs and the check)"
+fi
+if [ -s "$WORK/non2xx" ]; then
+    echo "WARNING: runs with answers other than 2xx, whose req/s counts them:" $(cat "$WORK/non2xx")
 fi
 echo "(logs and wrk output in $WORK when KEEP=1)"
