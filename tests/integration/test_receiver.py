@@ -383,9 +383,16 @@ def test_unix_socket(tmp):
     path = os.path.join(tmp, "r.sock")
     r = start_receiver(tmp, env={"HOOKQ_LISTEN": "unix:" + path}, wait=False)
     try:
+        # Up once it accepts: the file appears at bind(), a moment before
+        # listen(), and a connect in between is refused (seen under TSan).
         deadline = time.time() + 10
-        while not os.path.exists(path) and time.time() < deadline:
-            time.sleep(0.02)
+        while time.time() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(path)
+                break
+            except OSError:
+                time.sleep(0.02)
         body = make_payload("push", 8, "o/unix")
         st, _, raw = http_request("localhost", 0, "POST", "/webhook", {
             "X-GitHub-Event": "push", "X-GitHub-Delivery": "d-unix",
